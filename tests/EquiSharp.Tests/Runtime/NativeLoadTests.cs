@@ -31,7 +31,7 @@ public class NativeLoadTests
     {
         if (!OperatingSystem.IsLinux()) return;
         var shim = Directory.GetFiles(OutputDir, "libLibTorchSharp.so", SearchOption.AllDirectories).Single();
-        Assert.Equal(ElfVersionFlags(shim, "GLIBCXX_3.4.32") & 0x2, 0x2);
+        Assert.Equal(0x2, ElfVersionFlags(shim, "GLIBCXX_3.4.32") & 0x2);
         var home = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
             ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
         var cached = Path.Combine(home, "torchsharp", "0.107.0", "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
