@@ -74,7 +74,7 @@ public static class EquivarianceChecker
             },
             RandomPermutation = gen => GraphPermutation.RandomWithinGraphs(input, gen, options.PermuteEdges),
         };
-        var title = $"Equivariance check of {options.Name} [{string.Join("; ", outputs)}]";
+        var title = $"Equivariance check of {options.Name}";
         return Run(problem, outputs, options, title, (gen, reference, cases) => BatchingCases(model, input, outputs, options, gen, cases));
     }
 
@@ -165,7 +165,7 @@ public static class EquivarianceChecker
             },
             RandomPermutation = gen => GraphPermutation.Random(input.shape[0], 0, gen, permuteEdges: false, device: input.device),
         };
-        var title = $"Equivariance check of {options.Name} (input {inputType.Name}) [{string.Join("; ", outputs)}]";
+        var title = $"Equivariance check of {options.Name} (input {inputType.Name})";
         return Run(problem, outputs, options with { Batching = false }, title, null);
     }
 
