@@ -52,6 +52,8 @@ public static class EquivarianceChecker
 
         var types = options.Inputs;
         int dim = (int)input.Positions.shape[1];
+        using (var check = torch.NewDisposeScope())
+            types.Apply(input, EuclideanTransform.Identity(dim, device: input.Positions.device)); // input type errors before any model call
         bool translated = new[] { types.Positions, types.NodeVectors, types.NodeFeatures, types.NodeAttributes, types.EdgeAttributes, types.NodeTarget, types.GraphTarget }
             .Any(t => t.IsTranslated);
         var problem = new Problem
@@ -138,34 +140,88 @@ public static class EquivarianceChecker
         ArgumentNullException.ThrowIfNull(function);
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(inputType);
+        var spec = new FieldSpec("input", inputType, input.dim() >= 2 ? FieldLevel.Node : FieldLevel.Graph);
+        return CheckFunction(xs => function(xs["input"]), new Dictionary<string, Tensor> { ["input"] = input }, new[] { spec }, outputs, options, spatialDim);
+    }
+
+    /// <summary>
+    /// Checks a plain function of several named tensors (e.g. a layer f(h, x) → (h', x')). Each input is
+    /// declared with a <see cref="FieldSpec"/>: its type says how it transforms, its level whether its rows
+    /// are points (<see cref="FieldLevel.Node"/>: all node-level inputs share the first dimension P and are
+    /// permuted together) or not (<see cref="FieldLevel.Graph"/>: never permuted). Outputs likewise.
+    /// </summary>
+    /// <param name="function">The function: named inputs → named outputs.</param>
+    /// <param name="inputs">Representative input values by name.</param>
+    /// <param name="inputSpecs">One spec per input (edge level is not allowed for plain functions).</param>
+    /// <param name="outputs">One spec per checked output.</param>
+    /// <param name="options">Options; batching is not checked.</param>
+    /// <param name="spatialDim">d; default: the last dimension of the first vector, position or pseudovector input.</param>
+    public static EquivarianceReport CheckFunction(Func<IReadOnlyDictionary<string, Tensor>, IReadOnlyDictionary<string, Tensor>> function,
+        IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyList<FieldSpec> inputSpecs, IReadOnlyList<FieldSpec> outputs,
+        EquivarianceOptions? options = null, int? spatialDim = null)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        ArgumentNullException.ThrowIfNull(inputs);
+        CheckSpecs(inputSpecs, nameof(inputSpecs));
         CheckSpecs(outputs);
-        foreach (var o in outputs)
+        foreach (var o in outputs.Concat(inputSpecs))
             if (o.Level == FieldLevel.Edge)
-                throw new ArgumentException($"Output '{o.Name}': plain functions have node (row) or graph (global) outputs, not edge outputs.", nameof(outputs));
+                throw new ArgumentException($"'{o.Name}': plain functions have node-level (rows are points) or graph-level (global) fields, not edge-level ones.", nameof(outputs));
         options ??= new EquivarianceOptions();
         options.Validate();
-        if (!input.is_floating_point())
-            throw new ArgumentException($"input must be floating point, got {input.dtype}.", nameof(input));
-        int dim = spatialDim ?? (input.dim() >= 1 ? (int)input.shape[^1] : throw new ArgumentException("input must have at least one dimension.", nameof(input)));
-        bool rows = input.dim() >= 2;
+
+        long rows = -1;
+        FieldSpec? rowSource = null;
+        foreach (var spec in inputSpecs)
+        {
+            if (!inputs.TryGetValue(spec.Name, out var value) || value is null)
+                throw new ArgumentException($"No input value named '{spec.Name}'; inputs are [{string.Join(", ", inputs.Keys)}].", nameof(inputs));
+            if (!value.is_floating_point() && !spec.Type.Equals(FieldType.Invariant))
+                throw new ArgumentException($"Input '{spec.Name}' must be floating point to transform as '{spec.Type.Name}', got {value.dtype}.", nameof(inputs));
+            if (spec.Level != FieldLevel.Node) continue;
+            if (value.dim() == 0)
+                throw new ArgumentException($"Input '{spec.Name}' is node-level but a scalar; node-level inputs are [P, ...].", nameof(inputs));
+            if (rows >= 0 && value.shape[0] != rows)
+                throw new ArgumentException($"Node-level inputs must share the first dimension P: '{rowSource!.Name}' has {rows}, '{spec.Name}' has shape {GraphValidation.Shape(value)}.", nameof(inputs));
+            rows = value.shape[0];
+            rowSource = spec;
+        }
+        int dim = spatialDim ?? inputSpecs
+            .Where(s => s.Type == FieldType.Vector || s.Type == FieldType.Position || s.Type == FieldType.Pseudovector)
+            .Select(s => inputs[s.Name]).Where(v => v.dim() >= 1).Select(v => (int)v.shape[^1]).DefaultIfEmpty(-1).First();
+        if (dim < 1)
+            throw new ArgumentException("Cannot infer the spatial dimension d: no vector, position or pseudovector input; pass spatialDim.", nameof(spatialDim));
+        using (var check = torch.NewDisposeScope())
+        {
+            var identity = EuclideanTransform.Identity(dim, device: inputs[inputSpecs[0].Name].device);
+            foreach (var spec in inputSpecs) ApplyInput(spec, inputs[spec.Name], identity); // shape errors before any model call
+        }
+        var translatedInput = inputSpecs.FirstOrDefault(s => s.Type.IsTranslated);
+        var first = inputs[inputSpecs[0].Name];
         var problem = new Problem
         {
             Dim = dim,
-            Device = input.device,
-            TranslationScale = options.TranslationScale ?? (inputType.IsTranslated && rows ? RmsRadius(input.reshape(-1, dim)) : 1.0),
-            HasTranslatedInput = inputType.IsTranslated,
-            CanPermute = rows,
-            Sizes = new Dictionary<FieldLevel, long> { [FieldLevel.Node] = rows ? input.shape[0] : -1 },
+            Device = first.device,
+            TranslationScale = options.TranslationScale ?? (translatedInput is null ? 1.0 : RmsRadius(inputs[translatedInput.Name].reshape(-1, dim))),
+            HasTranslatedInput = translatedInput is not null,
+            CanPermute = rows >= 0,
+            Sizes = new Dictionary<FieldLevel, long> { [FieldLevel.Node] = rows },
             Evaluate = (g, p) =>
             {
-                if (g is null && p is null) return function(input);
-                var x = g is null ? input.clone() : ApplyInput(inputType, input, g);
-                if (p is not null) x = p.PermuteNodes(x);
-                return function(x);
+                if (g is null && p is null) return function(inputs);
+                var transformed = new Dictionary<string, Tensor>(inputs);
+                foreach (var spec in inputSpecs)
+                {
+                    var x = inputs[spec.Name];
+                    x = g is null ? x.clone() : ApplyInput(spec, x, g);
+                    if (p is not null && spec.Level == FieldLevel.Node) x = p.PermuteNodes(x);
+                    transformed[spec.Name] = x;
+                }
+                return function(transformed);
             },
-            RandomPermutation = gen => GraphPermutation.Random(input.shape[0], 0, gen, permuteEdges: false, device: input.device),
+            RandomPermutation = gen => GraphPermutation.Random(rows, 0, gen, permuteEdges: false, device: first.device),
         };
-        var title = $"Equivariance check of {options.Name} (input {inputType.Name})";
+        var title = $"Equivariance check of {options.Name} (inputs: {string.Join("; ", inputSpecs)})";
         return Run(problem, outputs, options with { Batching = false }, title, null);
     }
 
@@ -356,6 +412,8 @@ public static class EquivarianceChecker
         double relative = maxAbs == 0 ? 0 : maxAbs / scale;
         bool passed = maxAbs <= tolerance;
         string? why = double.IsNaN(maxAbs) || double.IsNaN(scale) ? "NaN in output" : double.IsInfinity(scale) ? "infinite output" : null;
+        if (why is null && !passed && actual.dtype != ScalarType.Float64 && relative < 1e-3)
+            why = $"{actual.dtype} output: use float64, or RelativeTolerance ~1e-5 for float32";
         return new EquivarianceCase(check, sample, transform, name, maxAbs, relative, scale, tolerance, passed && why is null, why);
     }
 
@@ -396,22 +454,22 @@ public static class EquivarianceChecker
         }
     }
 
-    private static void CheckSpecs(IReadOnlyList<FieldSpec> outputs)
+    private static void CheckSpecs(IReadOnlyList<FieldSpec> specs, string name = "outputs")
     {
-        ArgumentNullException.ThrowIfNull(outputs);
-        if (outputs.Count == 0) throw new ArgumentException("Declare at least one output.", nameof(outputs));
-        var dup = outputs.GroupBy(o => o.Name).FirstOrDefault(g => g.Count() > 1);
-        if (dup is not null) throw new ArgumentException($"Output '{dup.Key}' is declared twice.", nameof(outputs));
-        foreach (var o in outputs)
-            if (o.Type is null) throw new ArgumentException($"Output '{o.Name}' has no field type.", nameof(outputs));
+        ArgumentNullException.ThrowIfNull(specs, name);
+        if (specs.Count == 0) throw new ArgumentException($"Declare at least one field in {name}.", name);
+        var dup = specs.GroupBy(o => o.Name).FirstOrDefault(g => g.Count() > 1);
+        if (dup is not null) throw new ArgumentException($"'{dup.Key}' is declared twice in {name}.", name);
+        foreach (var o in specs)
+            if (o is null || o.Type is null) throw new ArgumentException($"A field in {name} has no field type.", name);
     }
 
-    private static Tensor ApplyInput(FieldType type, Tensor input, EuclideanTransform g)
+    private static Tensor ApplyInput(FieldSpec spec, Tensor input, EuclideanTransform g)
     {
-        try { return type.Apply(input, g); }
+        try { return spec.Type.Apply(input, g); }
         catch (ArgumentException e)
         {
-            throw new ArgumentException($"The input {GraphValidation.Shape(input)} cannot be transformed as '{type.Name}': {e.Message}", nameof(input), e);
+            throw new ArgumentException($"Input '{spec.Name}' {GraphValidation.Shape(input)} cannot be transformed as '{spec.Type.Name}': {e.Message}", "inputs", e);
         }
     }
 

@@ -224,6 +224,52 @@ public class EquivarianceCheckerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void PlainFunctions_WithSeveralInputs_PermuteNodeInputsTogether()
+    {
+        using var scope = torch.NewDisposeScope();
+        var gen = new Generator(16);
+        var inputs = new Dictionary<string, Tensor>
+        {
+            ["h"] = torch.randn(new long[] { 7, 4 }, dtype: ScalarType.Float64, generator: gen),
+            ["x"] = torch.randn(new long[] { 7, 3 }, dtype: ScalarType.Float64, generator: gen),
+            ["scale"] = torch.tensor(new[] { 0.7 }),
+        };
+        var inSpecs = new[]
+        {
+            FieldSpec.Node("h", FieldType.Invariant), FieldSpec.Node("x", FieldType.Position), FieldSpec.Graph("scale", FieldType.Invariant),
+        };
+        var outSpecs = new[]
+        {
+            FieldSpec.Node("h", FieldType.Invariant), FieldSpec.Node("x", FieldType.Position), FieldSpec.Graph("energy", FieldType.Invariant),
+        };
+        // A fully connected EGNN-like layer on a point cloud.
+        IReadOnlyDictionary<string, Tensor> Layer(IReadOnlyDictionary<string, Tensor> a)
+        {
+            var h = a["h"]; var x = a["x"];
+            var rel = x.unsqueeze(1) - x.unsqueeze(0);                 // [P, P, 3], x_i − x_j
+            var w = (-rel.pow(2).sum(-1) * a["scale"]).exp();          // [P, P]
+            var hh = h.matmul(h.t()).tanh() * w;
+            var hNew = h + w.matmul(h);
+            var xNew = x + (rel * hh.unsqueeze(-1)).sum(1);
+            return new Dictionary<string, Tensor> { ["h"] = hNew, ["x"] = xNew, ["energy"] = hNew.pow(2).sum() };
+        }
+        var report = EquivarianceChecker.CheckFunction(Layer, inputs, inSpecs, outSpecs, new EquivarianceOptions { Name = "layer" });
+        Assert.True(report.Passed, report.ToTable());
+        Assert.Equal(3 * 3 * 5, report.Cases.Count);
+        // Using the row index breaks permutation equivariance.
+        var broken = EquivarianceChecker.CheckFunction(a => Layer(new Dictionary<string, Tensor>(a) { ["h"] = a["h"] + torch.arange(7, dtype: ScalarType.Float64).unsqueeze(-1) }),
+            inputs, inSpecs, outSpecs);
+        Assert.True(broken.Failed("permutation") && !broken.Failed("rotation") && !broken.Failed("translation"));
+        // Node-level inputs must agree on P.
+        var bad = new Dictionary<string, Tensor>(inputs) { ["h"] = torch.zeros(5, 4, dtype: ScalarType.Float64) };
+        var e = Assert.Throws<ArgumentException>(() => EquivarianceChecker.CheckFunction(Layer, bad, inSpecs, outSpecs));
+        Assert.Contains("'h' has 5, 'x' has shape [7, 3]", e.Message);
+        var e2 = Assert.Throws<ArgumentException>(() => EquivarianceChecker.CheckFunction(Layer, inputs,
+            new[] { FieldSpec.Node("h", FieldType.Vector), inSpecs[1], inSpecs[2] }, outSpecs, spatialDim: 3));
+        Assert.Contains("Input 'h' [7, 4]", e2.Message);
+    }
+
+    [Fact]
     public void Tolerances_AreConfigurable()
     {
         using var scope = torch.NewDisposeScope();
