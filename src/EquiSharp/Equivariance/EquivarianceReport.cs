@@ -13,7 +13,7 @@ namespace EquiSharp.Equivariance;
 /// <param name="Scale">max(max|expected|, max|actual|).</param>
 /// <param name="Tolerance">The allowed absolute error: AbsoluteTolerance + RelativeTolerance · Scale.</param>
 /// <param name="Passed">MaxAbsError ≤ Tolerance (false for NaN or shape mismatch).</param>
-/// <param name="Note">Why a case failed beyond the numbers (shape mismatch, NaN), or null.</param>
+/// <param name="Note">Why a case failed beyond the numbers (shape mismatch, NaN, float32), a remark on a passing case ("zero output: vacuous"), or null.</param>
 public sealed record EquivarianceCase(string Check, int Sample, string Transform, string Output, double MaxAbsError,
     double RelativeError, double Scale, double Tolerance, bool Passed, string? Note = null);
 

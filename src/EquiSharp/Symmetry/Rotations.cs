@@ -138,6 +138,20 @@ public static class Rotations
         return (torch.eye(normal.shape[0], dtype: normal.dtype, device: normal.device) - 2 * torch.outer(n, n)).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Splits 3D orthogonal matrices [..., 3, 3] into their proper rotation and parity: R = parity · proper
+    /// with parity = sign(det R) ∈ {+1, −1} [...] and proper = parity · R ∈ SO(3). This is how O(3)
+    /// representations with parity are built: D(R) = parity^p · D_proper(proper) (e.g. e3nn irreps).
+    /// </summary>
+    public static (Tensor Proper, Tensor Parity) SplitParity(Tensor r)
+    {
+        CheckMatrix(r, 3, nameof(r));
+        using var scope = torch.NewDisposeScope();
+        var parity = torch.where(torch.linalg.det(r) < 0, -1.0, 1.0).to(r.dtype);
+        var proper = r * parity.unsqueeze(-1).unsqueeze(-1);
+        return (proper.MoveToOuterDisposeScope(), parity.MoveToOuterDisposeScope());
+    }
+
     // ---------------------------------------------------------------- elementary rotations
 
     /// <summary>Rotation about the x axis by <paramref name="angle"/> [...] → [..., 3, 3]: [[1,0,0],[0,c,−s],[0,s,c]].</summary>

@@ -226,6 +226,18 @@ public class RotationsTests
     }
 
     [Fact]
+    public void SplitParity_GivesAProperRotationAndTheSignOfTheDeterminant()
+    {
+        using var scope = torch.NewDisposeScope();
+        var r = Rotations.RandomO3(200, new Generator(13));
+        var (proper, parity) = Rotations.SplitParity(r);
+        Assert.True(MaxAbs(torch.linalg.det(proper) - 1) < 1e-13);
+        Assert.True(MaxAbs(proper * parity.unsqueeze(-1).unsqueeze(-1) - r) == 0);
+        Assert.True(MaxAbs(parity - torch.linalg.det(r)) < 1e-13);
+        Assert.True((parity < 0).any().item<bool>() && (parity > 0).any().item<bool>());
+    }
+
+    [Fact]
     public void Householder_IsAReflection()
     {
         using var scope = torch.NewDisposeScope();
