@@ -20,6 +20,8 @@ namespace EquiSharp.Equivariance;
 /// <c>GraphBatch.FromGraphs(new[] { graph })</c>) and return one tensor or named tensors, each declared
 /// with a <see cref="FieldSpec"/>. Use float64 models and inputs: the default tolerance is 1e-9
 /// relative. The model is called without changing grad mode; wrap it in <c>torch.no_grad()</c> yourself if wanted.</para>
+/// <para>Every tensor created during a check (including the model's) is disposed when the check
+/// returns; tensors a model caches on its first call must be detached from dispose scopes.</para>
 /// </remarks>
 public static class EquivarianceChecker
 {

@@ -42,6 +42,49 @@ public class EquivarianceCheckerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void EquivariantEgnn_PassesIn2D_WithSO2AndO2()
+    {
+        using var scope = torch.NewDisposeScope();
+        var model = new TinyEgnn(features: 4);
+        var gen = new Generator(17);
+        using var batch = GraphBatch.FromGraphs(new[]
+        {
+            EquiSharp.Tests.Symmetry.TransformAndPermutationTests.RandomGraph(gen, 5, d: 2),
+            EquiSharp.Tests.Symmetry.TransformAndPermutationTests.RandomGraph(gen, 6, d: 2),
+        });
+        var report = EquivarianceChecker.Check(model.Forward, batch, TinyEgnn.Outputs, new EquivarianceOptions { Samples = 2 });
+        Assert.True(report.Passed, report.ToTable());
+        Assert.Contains(report.Cases, c => c.Transform.StartsWith("SO(2)"));
+        Assert.Contains(report.Cases, c => c.Transform.StartsWith("O(2) det -1"));
+    }
+
+    [Fact]
+    public void SignedVolume_IsAPseudoscalar()
+    {
+        using var scope = torch.NewDisposeScope();
+        using var batch = OtherModels.RandomBatch(18, 5, 6);
+        // Per graph: (x1 − x0) · ((x2 − x0) × (x3 − x0)) of the first four nodes, [G, 1].
+        Tensor Volume(GraphBatch b)
+        {
+            var rows = new List<Tensor>();
+            for (int g = 0; g < b.NumGraphs; g++)
+            {
+                var x = b.GetGraph(g).Positions;
+                var (a, c, d) = (x[1] - x[0], x[2] - x[0], x[3] - x[0]);
+                rows.Add((a * torch.linalg.cross(c, d)).sum().reshape(1));
+            }
+            return torch.stack(rows, 0);
+        }
+        // Invariant under permutations? No: it depends on which nodes come first, so check E(3) only.
+        var options = new EquivarianceOptions { Permutations = false, Batching = false };
+        Assert.True(EquivarianceChecker.Check(Volume, batch, FieldSpec.Graph("volume", FieldType.Pseudoscalar), options).Passed);
+        var asInvariant = EquivarianceChecker.Check(Volume, batch, FieldSpec.Graph("volume", FieldType.Invariant), options);
+        Assert.True(asInvariant.Failed("reflection") && !asInvariant.Failed("rotation") && !asInvariant.Failed("translation"));
+        // ... and the permutation check does catch the node-order dependence.
+        Assert.False(EquivarianceChecker.CheckPermutation(Volume, batch, FieldSpec.Graph("volume", FieldType.Pseudoscalar)).Passed);
+    }
+
+    [Fact]
     public void MlpOnRawCoordinates_FailsRotation()
     {
         using var scope = torch.NewDisposeScope();
