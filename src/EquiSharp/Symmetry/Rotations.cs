@@ -210,11 +210,13 @@ public static class Rotations
     /// <summary>
     /// Rotation matrices [..., 3, 3] (det +1) to unit quaternions (w, x, y, z) [..., 4] with w ≥ 0.
     /// Uses Shepperd's method (divides by the largest of |w|, |x|, |y|, |z|), so it is accurate for
-    /// every angle, including near the identity and near π.
+    /// every angle, including near the identity and near π. Throws <see cref="ArgumentException"/> for
+    /// reflections (det &lt; 0); split them with <see cref="SplitParity"/> first.
     /// </summary>
     public static Tensor MatrixToQuaternion(Tensor r)
     {
         CheckMatrix(r, 3, nameof(r));
+        CheckProper(r, nameof(r));
         using var scope = torch.NewDisposeScope();
         Tensor M(int i, int j) => r[TensorIndex.Ellipsis, i, j];
         var m00 = M(0, 0); var m11 = M(1, 1); var m22 = M(2, 2);
@@ -348,6 +350,7 @@ public static class Rotations
     public static (Tensor Alpha, Tensor Beta, Tensor Gamma) MatrixToEulerAngles(Tensor r)
     {
         CheckMatrix(r, 3, nameof(r));
+        CheckProper(r, nameof(r));
         using var scope = torch.NewDisposeScope();
         var y = r[TensorIndex.Ellipsis, .., 1]; // R e_y
         var y0 = y[TensorIndex.Ellipsis, 0]; var y1 = y[TensorIndex.Ellipsis, 1]; var y2 = y[TensorIndex.Ellipsis, 2];
@@ -419,6 +422,20 @@ public static class Rotations
         ArgumentNullException.ThrowIfNull(t, name);
         if (t.dim() < 1 || t.shape[^1] != size || !t.is_floating_point())
             throw new ArgumentException($"{name}: expected floating point {what} [..., {size}], got {GraphValidation.Shape(t)} ({t.dtype}).", name);
+    }
+
+    private static void CheckProper(Tensor r, string name)
+    {
+        if (r.numel() == 0) return;
+        using var scope = torch.NewDisposeScope();
+        var det = torch.linalg.det(r.detach()).reshape(-1);
+        var bad = (det < 0).nonzero();
+        if (bad.shape[0] > 0)
+        {
+            long k = bad[0, 0].item<long>();
+            throw new ArgumentException(
+                $"{name}: matrix {k} (flattened over leading dimensions) has det {det[k].to(ScalarType.Float64).item<double>():G4}, a reflection; quaternions, axis-angle and Euler angles describe proper rotations only (use SplitParity first).", name);
+        }
     }
 
     private static void CheckMatrix(Tensor t, long size, string name)

@@ -221,6 +221,10 @@ public class RotationsTests
         var e1 = Assert.Throws<ArgumentException>(() => Rotations.MatrixToQuaternion(torch.zeros(2, 3)));
         Assert.Contains("[2, 3]", e1.Message);
         Assert.Throws<ArgumentException>(() => Rotations.QuaternionToMatrix(torch.zeros(5, 3)));
+        var reflections = Rotations.RandomReflection(3, 4, new Generator(14));
+        var e2 = Assert.Throws<ArgumentException>(() => Rotations.MatrixToQuaternion(reflections));
+        Assert.Contains("reflection", e2.Message);
+        Assert.Throws<ArgumentException>(() => Rotations.MatrixToEulerAngles(reflections));
         Assert.Throws<ArgumentOutOfRangeException>(() => Rotations.RandomSO3(0));
         Assert.Throws<ArgumentOutOfRangeException>(() => Rotations.RandomOrthogonal(0));
     }
