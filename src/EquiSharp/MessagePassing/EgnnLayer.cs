@@ -52,9 +52,9 @@ public sealed record EgnnLayerOptions(
 /// </summary>
 public sealed class EgnnEdges
 {
-    private EgnnEdges(Tensor source, Tensor target, Tensor pairs, Tensor inverseDegree, long numNodes, Tensor? attributes)
+    private EgnnEdges(Tensor source, Tensor target, Tensor pairs, Tensor splitPairs, Tensor inverseDegree, long numNodes, Tensor? attributes)
     {
-        Source = source; Target = target; Pairs = pairs; InverseDegree = inverseDegree; NumNodes = numNodes; Attributes = attributes;
+        Source = source; Target = target; Pairs = pairs; SplitPairs = splitPairs; InverseDegree = inverseDegree; NumNodes = numNodes; Attributes = attributes;
     }
 
     /// <summary>Source j of every edge [E].</summary>
@@ -65,6 +65,12 @@ public sealed class EgnnEdges
 
     /// <summary>Interleaved [i_0, j_0, i_1, j_1, ...] [2E]: <c>t.index_select(0, Pairs).view(E, 2F)</c> is [t_i, t_j].</summary>
     public Tensor Pairs { get; }
+
+    /// <summary>
+    /// [2i_0, 2j_0 + 1, 2i_1, 2j_1 + 1, ...] [2E]: gathers rows of a node tensor [N, 2, K] viewed
+    /// as [2N, K] so that edge e gets (row 0 of its target, row 1 of its source).
+    /// </summary>
+    public Tensor SplitPairs { get; }
 
     /// <summary>1 / max(in-degree, 1) [N, 1] in the floating dtype of the layer.</summary>
     public Tensor InverseDegree { get; }
@@ -83,7 +89,7 @@ public sealed class EgnnEdges
     {
         if (attributes is not null && (attributes.dim() != 2 || attributes.shape[0] != NumEdges))
             throw new GraphValidationException($"EgnnEdges: edge attributes have shape {GraphValidation.Shape(attributes)}; expected [E = {NumEdges}, B].");
-        return new EgnnEdges(Source, Target, Pairs, InverseDegree, NumNodes, attributes);
+        return new EgnnEdges(Source, Target, Pairs, SplitPairs, InverseDegree, NumNodes, attributes);
     }
 
     /// <summary>x_i − x_j for every edge [E, d] (two gathers in one op).</summary>
@@ -111,8 +117,9 @@ public sealed class EgnnEdges
         var source = edgeIndex[0];
         var target = edgeIndex[1];
         var pairs = edgeIndex.flip(0).t().reshape(-1);
+        var splitPairs = (pairs * 2).view(-1, 2).add_(torch.tensor(new long[] { 0, 1 }, device: edgeIndex.device)).view(-1);
         var inv = torch.bincount(target, minlength: numNodes).clamp_min(1).to_type(dtype).reciprocal_().unsqueeze(1);
-        return new EgnnEdges(source, target, pairs, inv, numNodes, attributes);
+        return new EgnnEdges(source, target, pairs, splitPairs, inv, numNodes, attributes);
     }
 }
 
@@ -130,10 +137,12 @@ public sealed class EgnnEdges
 /// reflections, translations; permutations of the nodes) because φ only sees invariants and x moves
 /// along relative positions and velocities.
 /// </summary>
-/// <remarks>Speed: per-op overhead dominates graphs of this size, so the layer gathers [h_i, h_j] with
-/// one <c>index_select</c> over <see cref="EgnnEdges.Pairs"/>, builds the edge MLP input with one
-/// <c>cat</c>, aggregates with <c>index_add</c>, and takes the mean by multiplying with the
-/// precomputed inverse degree.</remarks>
+/// <remarks>Speed: the first linear layer of φ_e is applied per node, not per edge:
+/// W [h_i, h_j, r, a] + b = (W_i h)_i + (W_j h)_j + W_ra [r, a] + b, computed as one matmul of h
+/// [N, F] with [W_i; W_j] (N rows instead of E, 4x fewer multiply-adds on a fully connected
+/// 5-node system), one <c>index_select</c> over <see cref="EgnnEdges.SplitPairs"/> and a tiny
+/// matmul for [r, a]. The parameters are those of the plain layer (one Linear(2F + 1 + B, H)).
+/// Aggregation uses <c>index_add</c>; the mean multiplies by the precomputed inverse degree.</remarks>
 public sealed class EgnnLayer : nn.Module
 {
     /// <summary>The scalar 1 (index_add's alpha), allocated once: a Scalar is a native object.</summary>
@@ -179,6 +188,25 @@ public sealed class EgnnLayer : nn.Module
     public EgnnLayerOptions Options { get; }
 
     /// <summary>
+    /// <c>linear.forward(cat[h_i, h_j, rest_ij])</c> for every edge [E, H], computed with the
+    /// node-level factorisation (see the remarks of <see cref="EgnnLayer"/>).
+    /// </summary>
+    /// <param name="linear">Linear(2F + R, H) with bias.</param>
+    /// <param name="h">Node features [N, F].</param>
+    /// <param name="rest">Edge inputs [E, R] appended after [h_i, h_j].</param>
+    /// <param name="edges">The edges.</param>
+    internal static Tensor PairLinear(Linear linear, Tensor h, Tensor rest, EgnnEdges edges)
+    {
+        var w = linear.weight!;
+        long hidden = w.shape[0], f = h.shape[1];
+        // [H, 2F] → [2H, F] with rows (W_i; W_j), so that h W^T is [N, 2H] = [h W_i^T, h W_j^T].
+        var wPair = w.narrow(1, 0, 2 * f).reshape(hidden, 2, f).transpose(0, 1).reshape(2 * hidden, f);
+        var perNode = h.matmul(wPair.t()).view(-1, hidden);                  // [2N, H]
+        var gathered = perNode.index_select(0, edges.SplitPairs).view(-1, 2, hidden).sum(1);
+        return gathered.add_(nn.functional.linear(rest, w.narrow(1, 2 * f, w.shape[1] - 2 * f), linear.bias));
+    }
+
+    /// <summary>
     /// Runs the layer. <paramref name="h"/> [N, F_in], <paramref name="x"/> [N, d],
     /// <paramref name="velocity"/> [N, d] (only with <see cref="EgnnLayerOptions.UseVelocity"/>).
     /// Returns the new features [N, F_out] and coordinates [N, d] (unchanged when coordinates are not updated).
@@ -186,7 +214,7 @@ public sealed class EgnnLayer : nn.Module
     public (Tensor H, Tensor X) forward(Tensor h, Tensor x, EgnnEdges edges, Tensor? velocity = null)
     {
         ArgumentNullException.ThrowIfNull(edges);
-        long n = edges.NumNodes, e = edges.NumEdges;
+        long n = edges.NumNodes;
         if (h.dim() != 2 || h.shape[0] != n || h.shape[1] != Options.InChannels)
             throw new ArgumentException($"{GetName()}: node features have shape {GraphValidation.Shape(h)}; expected [N = {n}, {Options.InChannels}].", nameof(h));
         if (x.dim() != 2 || x.shape[0] != n)
@@ -204,9 +232,8 @@ public sealed class EgnnLayer : nn.Module
 
         var diff = edges.Differences(x);                          // x_i − x_j  [E, d]
         var radial = diff.square().sum(1, keepdim: true);         // |x_i − x_j|²  [E, 1]
-        var hij = h.index_select(0, edges.Pairs).view(e, 2 * Options.InChannels);
-        var input = Options.EdgeChannels > 0 ? torch.cat(new[] { hij, radial, edges.Attributes! }, 1) : torch.cat(new[] { hij, radial }, 1);
-        var m = nn.functional.silu(edge2.forward(nn.functional.silu(edge1.forward(input))));
+        var rest = Options.EdgeChannels > 0 ? torch.cat(new[] { radial, edges.Attributes! }, 1) : radial;
+        var m = nn.functional.silu(edge2.forward(nn.functional.silu(PairLinear(edge1, h, rest, edges))));
         if (att is not null) m = m * torch.sigmoid(att.forward(m));
 
         var xOut = x;
