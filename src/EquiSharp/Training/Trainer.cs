@@ -14,7 +14,7 @@ namespace EquiSharp.Training;
 /// <param name="Loss">The batch loss.</param>
 public readonly record struct StepProgress(int Epoch, int Step, int StepsPerEpoch, double Loss);
 
-/// <summary>What <see cref="Trainer.Fit"/> returns.</summary>
+/// <summary>What <c>Trainer.Fit</c> returns.</summary>
 public sealed record TrainingResult
 {
     /// <summary>Why training stopped.</summary>
@@ -101,14 +101,21 @@ public sealed class Trainer : IDisposable
     /// Continues the run saved in <paramref name="checkpointPath"/>. <paramref name="model"/> must have the
     /// architecture of the saved one (build it from <see cref="CheckpointHeader.Metadata"/>); its weights are replaced.
     /// </summary>
+    /// <param name="checkpointPath">The checkpoint file.</param>
+    /// <param name="model">A model of the saved architecture.</param>
+    /// <param name="task">The task of the run (its name must match).</param>
+    /// <param name="outputDirectory">Where to write from now on (default: the recorded <see cref="TrainerOptions.OutputDirectory"/>); does not affect the result.</param>
     /// <exception cref="CheckpointException">If the file is unreadable or does not fit the model.</exception>
-    public static Trainer Resume(string checkpointPath, nn.Module<GraphBatch, Tensor> model, ITrainingTask task)
+    public static Trainer Resume(string checkpointPath, nn.Module<GraphBatch, Tensor> model, ITrainingTask task, string? outputDirectory = null)
     {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(task);
         var checkpoint = Checkpoint.Load(checkpointPath);
         var header = checkpoint.Header;
         if (header.Task != task.Name)
             throw new CheckpointException(checkpointPath, $"was written for task '{header.Task}', not '{task.Name}'.");
-        var trainer = new Trainer(model, task, header.Options, header.Metadata);
+        var options = outputDirectory is null ? header.Options : header.Options with { OutputDirectory = outputDirectory };
+        var trainer = new Trainer(model, task, options, header.Metadata);
         checkpoint.LoadInto(model, best: false, checkpointPath);
         if (checkpoint.OptimizerState is null)
             throw new CheckpointException(checkpointPath, "holds no optimiser state; it cannot be resumed exactly.");
@@ -179,6 +186,14 @@ public sealed class Trainer : IDisposable
     /// </summary>
     public TrainingResult Fit(IReadOnlyList<GeometricGraph> train, IReadOnlyList<GeometricGraph> validation,
         IReadOnlyList<GeometricGraph>? test = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(validation);
+        return Fit(new GraphListSource(train), new GraphListSource(validation), test is null ? null : new GraphListSource(test), cancellationToken);
+    }
+
+    /// <summary><see cref="Fit(IReadOnlyList{GeometricGraph}, IReadOnlyList{GeometricGraph}, IReadOnlyList{GeometricGraph}?, CancellationToken)"/> on batch sources.</summary>
+    public TrainingResult Fit(IBatchSource train, IBatchSource validation, IBatchSource? test = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(validation);
@@ -255,7 +270,7 @@ public sealed class Trainer : IDisposable
         return Result(reason);
     }
 
-    private (double Loss, double LearningRate, double? GradientNorm) TrainEpoch(IReadOnlyList<GeometricGraph> train, int epoch,
+    private (double Loss, double LearningRate, double? GradientNorm) TrainEpoch(IBatchSource train, int epoch,
         int stepsPerEpoch, Parameter[] parameters)
     {
         long seed = Seeding.EpochSeed(Options.Seed, epoch);
@@ -269,9 +284,7 @@ public sealed class Trainer : IDisposable
             lr = LearningRateSchedules.At(Options, epoch - 1, step, stepsPerEpoch);
             foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
             int start = step * Options.BatchSize, count = Math.Min(Options.BatchSize, train.Count - start);
-            var graphs = new GeometricGraph[count];
-            for (int k = 0; k < count; k++) graphs[k] = train[order[start + k]];
-            using var batch = GraphBatch.FromGraphs(graphs, validate: false);
+            using var batch = train.CreateBatch(new ArraySegment<int>(order, start, count));
 
             optimizer.zero_grad();
             var prediction = Model.forward(batch);
@@ -300,11 +313,20 @@ public sealed class Trainer : IDisposable
     /// The model's training/eval mode is restored afterwards.
     /// </summary>
     public IReadOnlyDictionary<string, double> Evaluate(IReadOnlyList<GeometricGraph> graphs, int? batchSize = null) =>
+        Evaluate(Model, Task, new GraphListSource(graphs ?? throw new ArgumentNullException(nameof(graphs))), batchSize ?? Options.BatchSize);
+
+    /// <summary>The task's metrics over a batch source with the current weights (see the list overload).</summary>
+    public IReadOnlyDictionary<string, double> Evaluate(IBatchSource graphs, int? batchSize = null) =>
         Evaluate(Model, Task, graphs, batchSize ?? Options.BatchSize);
 
     /// <summary>Evaluates any model on <paramref name="graphs"/> for <paramref name="task"/> (eval mode, no_grad).</summary>
     public static IReadOnlyDictionary<string, double> Evaluate(nn.Module<GraphBatch, Tensor> model, ITrainingTask task,
-        IReadOnlyList<GeometricGraph> graphs, int batchSize)
+        IReadOnlyList<GeometricGraph> graphs, int batchSize) =>
+        Evaluate(model, task, new GraphListSource(graphs ?? throw new ArgumentNullException(nameof(graphs))), batchSize);
+
+    /// <summary>Evaluates any model on a batch source for <paramref name="task"/> (eval mode, no_grad, in index order).</summary>
+    public static IReadOnlyDictionary<string, double> Evaluate(nn.Module<GraphBatch, Tensor> model, ITrainingTask task,
+        IBatchSource graphs, int batchSize)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(task);
@@ -317,13 +339,11 @@ public sealed class Trainer : IDisposable
         {
             using var noGrad = torch.no_grad();
             var metrics = new MetricAccumulator();
-            var chunk = new List<GeometricGraph>(batchSize);
+            var all = Enumerable.Range(0, graphs.Count).ToArray();
             for (int start = 0; start < graphs.Count; start += batchSize)
             {
                 using var scope = torch.NewDisposeScope();
-                chunk.Clear();
-                for (int k = start; k < Math.Min(start + batchSize, graphs.Count); k++) chunk.Add(graphs[k]);
-                using var batch = GraphBatch.FromGraphs(chunk, validate: false);
+                using var batch = graphs.CreateBatch(new ArraySegment<int>(all, start, Math.Min(batchSize, graphs.Count - start)));
                 task.Accumulate(model.forward(batch), batch, metrics);
             }
             var means = metrics.Means();

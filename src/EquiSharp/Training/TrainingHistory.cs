@@ -122,7 +122,7 @@ public sealed record MetricsDocument
     public required IReadOnlyList<EpochRecord> Epochs { get; init; }
 }
 
-/// <summary>Why <see cref="Trainer.Fit"/> returned.</summary>
+/// <summary>Why <c>Trainer.Fit</c> returned.</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<StopReason>))]
 public enum StopReason
 {
