@@ -16,13 +16,8 @@ internal static class LearningCurvePlot
         span = Merge(span, AddSeries(plot, history.Where(r => r.Validation is not null).Select(r => ((double)r.Epoch, r.Validation![metric])), $"validation {metric}", markers: true));
         span = Merge(span, AddSeries(plot, history.Where(r => r.Test is not null).Select(r => ((double)r.Epoch, r.Test![metric])), $"test {metric} (at new best validation)", markers: true, line: false));
 
-        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
-        {
-            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
-            // Decade ticks over wide ranges; intermediate ticks when the curve spans less than ~2 decades.
-            IntegerTicksOnly = span.Max - span.Min > 2,
-            LabelFormatter = y => $"{Math.Pow(10, y):g3}",
-        };
+        var ticks = LogTicks(span.Min, span.Max);
+        plot.Axes.Left.SetTicks(ticks.Select(Math.Log10).ToArray(), ticks.Select(t => t.ToString("g3", System.Globalization.CultureInfo.InvariantCulture)).ToArray());
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
         plot.Title(title);
         plot.XLabel("epoch");
@@ -30,6 +25,24 @@ internal static class LearningCurvePlot
         plot.ShowLegend(ScottPlot.Alignment.UpperRight);
         var bytes = plot.GetImageBytes(width, height, ScottPlot.ImageFormat.Png);
         AtomicFile.WriteAllBytes(path, bytes);
+    }
+
+    /// <summary>Tick values 1, 2, 5 × 10^k inside [10^min, 10^max] (all of 1..9 × 10^k when that gives fewer than 4).</summary>
+    internal static double[] LogTicks(double min, double max)
+    {
+        if (!double.IsFinite(min) || !double.IsFinite(max)) return [];
+        foreach (var mantissas in new[] { new[] { 1.0 }, new[] { 1.0, 2, 5 }, new[] { 1.0, 2, 3, 4, 5, 6, 7, 8, 9 } })
+        {
+            var ticks = new List<double>();
+            for (int k = (int)Math.Floor(min) - 1; k <= (int)Math.Ceiling(max); k++)
+                foreach (var m in mantissas)
+                {
+                    double v = m * Math.Pow(10, k), l = Math.Log10(v);
+                    if (l >= min - 1e-9 && l <= max + 1e-9) ticks.Add(v);
+                }
+            if (ticks.Count >= 4 || mantissas.Length == 9) return ticks.ToArray();
+        }
+        return [];
     }
 
     private static (double Min, double Max) Merge((double Min, double Max) a, (double Min, double Max) b) => (Math.Min(a.Min, b.Min), Math.Max(a.Max, b.Max));
