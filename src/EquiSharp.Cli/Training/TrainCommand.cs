@@ -50,7 +50,7 @@ internal static class TrainCommand
         var seed = new Option<long>("--seed") { Description = "Seed of initialisation and shuffling (shuffling of epoch e is derived from (seed, e)).", DefaultValueFactory = _ => 1 };
         var threads = new Option<int>("--threads") { Description = "libtorch intra-op threads (1 is fastest for these small graphs).", DefaultValueFactory = _ => TorchRuntime.DefaultThreads }.AtLeast(1);
         var workers = new Option<int>("--workers") { Description = "Threads for simulating data.", DefaultValueFactory = _ => Environment.ProcessorCount }.AtLeast(1);
-        var output = new Option<string>("--out", "-o") { Description = "Run folder for checkpoint.ckpt, metrics.csv, metrics.json and learning_curve.png. Default: runs/<task>-<model>." };
+        var output = new Option<string>("--out", "-o") { Description = "Run folder for checkpoint.ckpt, metrics.csv, metrics.json and learning_curve.png. Default: runs/<task>-<model> (or the first free runs/<task>-<model>-2, -3, ... when starting a new run)." };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its checkpoint; options, model and data come from the checkpoint. Gives the same result as an uninterrupted run." };
 
         var command = new Command("train", "Train a model (default: EGNN on the charged-particle N-body benchmark with the reference hyper-parameters) and report the test MSE at the best validation epoch. Ctrl+C stops after the current epoch with a resumable checkpoint.")
@@ -62,6 +62,13 @@ internal static class TrainCommand
         {
             string modelName = parse.GetValue(model)!;
             string outDir = parse.GetValue(output) ?? Path.Combine("runs", $"{parse.GetValue(task)}-{modelName}");
+            if (!parse.WasGiven(output) && !parse.GetValue(resume))
+            {
+                // The default folder never clobbers an earlier run: runs/nbody-egnn, runs/nbody-egnn-2, ...
+                string baseDir = outDir;
+                for (int k = 2; File.Exists(Path.Combine(outDir, Checkpoint.DefaultFileName)); k++)
+                    outDir = $"{baseDir}-{k}";
+            }
             TorchRuntime.SetThreads(parse.GetValue(threads));
             if (parse.GetValue(resume))
             {

@@ -222,6 +222,19 @@ public class TrainerTests
     }
 
     [Fact]
+    public void LiveTensorCountStaysFlatAcrossEpochs()
+    {
+        var (train, valid, test) = Splits();
+        using var trainer = new Trainer(Model(6), RegressionTask.NodeMse(), BaseOptions() with { Epochs = 8, ValidateEvery = 2, MinImprovement = 0 });
+        var live = new Dictionary<int, long>();
+        trainer.EpochCompleted += r => live[r.Epoch] = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        trainer.Fit(train, valid, test);
+        // Same phase of the cycle (validated epochs; odd epochs): no tensor may leak per step or per evaluation.
+        Assert.Equal(live[4], live[8]);
+        Assert.Equal(live[3], live[7]);
+    }
+
+    [Fact]
     public void RejectsBadInputsWithNamedErrors()
     {
         var (train, valid, _) = Splits(train: 5, valid: 2, test: 1);
