@@ -189,7 +189,7 @@ internal static class TrainCommand
         Console.WriteLine($"files: {string.Join(", ", new[] { Checkpoint.DefaultFileName, "metrics.csv", "metrics.json", LearningCurvePlot.FileName }.Select(f => Path.Combine(options.OutputDirectory!, f)))}");
         if (result.TestAtBest is not null)
             Console.WriteLine($"test MSE {CliSupport.F(result.TestAtBest["mse"])} (at best validation epoch {result.BestEpoch})");
-        return 0;
+        return result.StopReason == StopReason.Cancelled ? 130 : 0; // 130: interrupted (as a shell reports SIGINT)
     }
 
     private static void TryPlot(string path, Trainer trainer, string title)

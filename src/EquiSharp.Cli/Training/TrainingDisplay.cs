@@ -45,8 +45,8 @@ internal sealed class TrainingDisplay
         AnsiConsole.Progress()
             .AutoClear(false)
             .HideCompleted(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
-                new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 20 }, new PercentageColumn(),
+                new RemainingTimeColumn())
             .Start(ctx =>
             {
                 var task = ctx.AddTask(Markup.Escape($"epoch {startEpoch}/{trainer.Options.Epochs}"), maxValue: trainer.Options.Epochs);
@@ -69,7 +69,9 @@ internal sealed class TrainingDisplay
     }
 
     private string Short(EpochRecord r) =>
-        $"epoch {r.Epoch}/{trainer.Options.Epochs}  loss {F(r.TrainLoss)}  best valid {metric} {F(r.BestValidation)} (epoch {trainer.BestEpoch?.ToString(CultureInfo.InvariantCulture) ?? "-"})";
+        $"epoch {r.Epoch}/{trainer.Options.Epochs} loss {G(r.TrainLoss)} best {G(r.BestValidation)}";
+
+    private static string G(double? v) => v is double d ? d.ToString("0.####e+0", CultureInfo.InvariantCulture) : "-";
 
     /// <summary>One log line: epoch, lr, train loss, validation, best, test at best, elapsed and ETA.</summary>
     public string Line(EpochRecord r)

@@ -47,7 +47,7 @@ public sealed record CheckpointHeader
     /// <summary>Epochs completed; training resumes at the next one.</summary>
     public int CompletedEpochs { get; init; }
 
-    /// <summary>Set once the run has finished (completed or early-stopped); resuming it does nothing.</summary>
+    /// <summary>Completed or EarlyStopped once the run has finished (resuming it then does nothing); Cancelled when stopped by cancellation (resumable); null in periodic checkpoints.</summary>
     public StopReason? StopReason { get; init; }
 
     /// <summary>Best validation epoch so far.</summary>

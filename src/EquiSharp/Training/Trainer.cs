@@ -204,6 +204,7 @@ public sealed class Trainer : IDisposable
             throw new ArgumentException($"DropLast with BatchSize {Options.BatchSize} leaves no batch from {train.Count} training graphs.", nameof(train));
         if (finished is StopReason done and not StopReason.Cancelled)
             return Result(done);
+        finished = null;
 
         int stepsPerEpoch = Options.DropLast ? train.Count / Options.BatchSize : (train.Count + Options.BatchSize - 1) / Options.BatchSize;
         var parameters = Model.parameters().ToArray();
@@ -266,7 +267,10 @@ public sealed class Trainer : IDisposable
         }
 
         if (reason == StopReason.Cancelled)
+        {
+            finished = StopReason.Cancelled;
             WriteOutputs();
+        }
         return Result(reason);
     }
 

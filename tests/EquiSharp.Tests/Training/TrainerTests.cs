@@ -50,6 +50,7 @@ public class TrainerTests
             Assert.Equal(StopReason.Cancelled, partial.StopReason);
             Assert.Equal(3, partial.CompletedEpochs);
         }
+        Assert.Equal(StopReason.Cancelled, Checkpoint.Load(Path.Combine(folder, Checkpoint.DefaultFileName)).Header.StopReason);
         var resumedModel = Model(99);
         using var resumed = Trainer.Resume(Path.Combine(folder, Checkpoint.DefaultFileName), resumedModel, RegressionTask.NodeMse());
         Assert.Equal(3, resumed.CompletedEpochs);
@@ -57,6 +58,7 @@ public class TrainerTests
 
         Assert.Equal(StopReason.Completed, actual.StopReason);
         Assert.Equal(6, actual.CompletedEpochs);
+        Assert.Equal(StopReason.Completed, Checkpoint.Load(Path.Combine(folder, Checkpoint.DefaultFileName)).Header.StopReason);
         var a = straightModel.parameters().ToArray();
         var b = resumedModel.parameters().ToArray();
         Assert.Equal(a.Length, b.Length);
