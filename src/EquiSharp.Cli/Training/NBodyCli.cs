@@ -29,23 +29,38 @@ internal static class NBodyCli
     public static string DefaultDataFolder(long seed, NBodySplitSizes sizes) =>
         Path.Combine("runs", "data", $"nbody-s{seed}-{sizes.Train}-{sizes.Valid}-{sizes.Test}");
 
-    /// <summary>Loads <c>folder/nbody.npz</c> (checking seed and sizes when given), or simulates and saves it.</summary>
-    public static NBodyDataset LoadOrGenerate(string folder, long seed, NBodySplitSizes sizes, int? workers, Action<string> log)
+    /// <summary>
+    /// Loads <c>folder/nbody.npz</c> if it exists, or simulates it with <paramref name="seed"/> and
+    /// <paramref name="sizes"/> and saves it. An existing file must agree with the seed and sizes the
+    /// user asked for explicitly (<paramref name="checkSeed"/>, <paramref name="checkSizes"/>).
+    /// </summary>
+    public static NBodyDataset LoadOrGenerate(string folder, long seed, NBodySplitSizes sizes, bool checkSeed, bool[] checkSizes, int? workers, Action<string> log)
     {
         string file = Path.Combine(folder, DataFileName);
         if (File.Exists(file))
         {
             var loaded = NBodyDataset.Load(file);
             var have = new NBodySplitSizes(loaded.Train.Count, loaded.Valid.Count, loaded.Test.Count);
-            if (loaded.Seed != seed || have != sizes)
-                throw new CliException(
-                    $"{file} holds seed {loaded.Seed} with {Describe(have)} trajectories, but seed {seed} with {Describe(sizes)} was requested; " +
-                    "pass matching --data-seed/--train/--valid/--test or another --data folder.");
+            var conflicts = new List<string>();
+            if (checkSeed && loaded.Seed != seed) conflicts.Add($"--data-seed {seed} (file: {loaded.Seed})");
+            var splits = Enum.GetValues<NBodySplit>();
+            for (int k = 0; k < splits.Length; k++)
+                if (checkSizes[k] && have[splits[k]] != sizes[splits[k]])
+                    conflicts.Add($"--{SplitOption(splits[k])} {sizes[splits[k]]} (file: {have[splits[k]]})");
+            if (conflicts.Count > 0)
+                throw new CliException($"{file} does not match the requested {string.Join(", ", conflicts)}; drop those options or choose another --data folder.");
             log($"data: {file} (seed {loaded.Seed}, {Describe(have)} trajectories)");
             return loaded;
         }
         return Generate(folder, seed, sizes, workers, log);
     }
+
+    private static string SplitOption(NBodySplit split) => split switch
+    {
+        NBodySplit.Train => "train",
+        NBodySplit.Valid => "valid",
+        _ => "test",
+    };
 
     /// <summary>Simulates a dataset and writes <c>folder/nbody.npz</c> atomically.</summary>
     public static NBodyDataset Generate(string folder, long seed, NBodySplitSizes sizes, int? workers, Action<string> log)

@@ -28,6 +28,11 @@ internal static class TrainCommand
         var layers = new Option<int>("--layers") { Description = "Message passing layers of egnn/gnn.", DefaultValueFactory = _ => 4 }.AtLeast(1);
         var data = new Option<string?>("--data") { Description = $"Data folder holding {NBodyCli.DataFileName}; simulated there (with --data-seed and the split sizes) if absent. Default: runs/data/nbody-s<data-seed>-<train>-<valid>-<test>." };
         var dataSeed = new Option<long>("--data-seed") { Description = "Seed of the simulation when data is generated (43 as in the reference code).", DefaultValueFactory = _ => 43 };
+        dataSeed.Validators.Add(r =>
+        {
+            long v = r.GetValueOrDefault<long>();
+            if (v < int.MinValue || v > int.MaxValue) r.AddError($"--data-seed must fit in 32 bits, got {v}.");
+        });
         var trainSize = new Option<int>("--train") { Description = "Training trajectories when generating data.", DefaultValueFactory = _ => 3000 }.AtLeast(1);
         var validSize = new Option<int>("--valid") { Description = "Validation trajectories when generating data.", DefaultValueFactory = _ => 2000 }.AtLeast(1);
         var testSize = new Option<int>("--test") { Description = "Test trajectories when generating data.", DefaultValueFactory = _ => 2000 }.AtLeast(1);
@@ -104,22 +109,25 @@ internal static class TrainCommand
             var sizes = new NBodySplitSizes(parse.GetValue(trainSize), parse.GetValue(validSize), parse.GetValue(testSize));
             long simSeed = parse.GetValue(dataSeed);
             string dataDir = parse.GetValue(data) ?? NBodyCli.DefaultDataFolder(simSeed, sizes);
-            return Start(options, modelName, NBodyCli.ModelOptions(parse.GetValue(hidden), parse.GetValue(layers)), dataDir, simSeed, sizes, parse.GetValue(workers));
+            bool[] checkSizes = [parse.WasGiven(trainSize), parse.WasGiven(validSize), parse.WasGiven(testSize)];
+            return Start(options, modelName, NBodyCli.ModelOptions(parse.GetValue(hidden), parse.GetValue(layers)), dataDir, simSeed, sizes,
+                parse.WasGiven(dataSeed), checkSizes, parse.GetValue(workers));
         }));
         return command;
     }
 
     private static int Start(TrainerOptions options, string modelName, NBodyModelOptions modelOptions, string dataDir, long dataSeed,
-        NBodySplitSizes sizes, int workers)
+        NBodySplitSizes sizes, bool checkSeed, bool[] checkSizes, int workers)
     {
         string checkpoint = Path.Combine(options.OutputDirectory!, Checkpoint.DefaultFileName);
         if (File.Exists(checkpoint))
             throw new CliException($"{options.OutputDirectory} already holds a run ({checkpoint}); pass --resume to continue it, or choose another --out.");
         options.Validate();
-        var dataset = NBodyCli.LoadOrGenerate(dataDir, dataSeed, sizes, workers, Console.WriteLine);
+        var dataset = NBodyCli.LoadOrGenerate(dataDir, dataSeed, sizes, checkSeed, checkSizes, workers, Console.WriteLine);
         torch.manual_seed(options.Seed);
         var model = NBodyModels.Create(modelName, modelOptions);
-        var metadata = NBodyCli.Metadata(modelName, modelOptions, dataDir, dataSeed, sizes);
+        var metadata = NBodyCli.Metadata(modelName, modelOptions, dataDir, dataset.Seed,
+            new NBodySplitSizes(dataset.Train.Count, dataset.Valid.Count, dataset.Test.Count));
         using var trainer = new Trainer(model, RegressionTask.NodeMse(), options, metadata);
         return Run(trainer, dataset, modelName);
     }

@@ -5,8 +5,10 @@ using static EquiSharp.Tests.Training.TrainingFixtures;
 
 namespace EquiSharp.Tests.Training;
 
-public class CheckpointTests
+public class CheckpointTests : IDisposable
 {
+    public void Dispose() => DeleteTempFolders();
+
     private static string TrainedCheckpoint()
     {
         var (train, valid, test) = Splits(train: 20, valid: 8, test: 8);

@@ -13,8 +13,10 @@ using static TorchSharp.torch;
 namespace EquiSharp.Tests.Training;
 
 /// <summary>The train / evaluate / predict / nbody generate commands end to end on a tiny data set.</summary>
-public class CliTrainingTests
+public class CliTrainingTests : IDisposable
 {
+    public void Dispose() => DeleteTempFolders();
+
     private static (int Code, string Out, string Error) Cli(params string[] args)
     {
         var (oldOut, oldError) = (Console.Out, Console.Error);
@@ -88,9 +90,12 @@ public class CliTrainingTests
         Assert.Equal(testMse, mse, 5);
 
         // A finished run is not overwritten, and resuming it changes nothing.
-        var again = Cli("train", "--data", data, "--data-seed", "5", "--train", "30", "--valid", "20", "--test", "20", "--out", run);
+        var again = Cli("train", "--data", data, "--out", run);
         Assert.Equal(1, again.Code);
         Assert.Contains("--resume", again.Error);
+        var mismatch = Cli("train", "--data", data, "--train", "31", "--data-seed", "6", "--out", Path.Combine(root, "other"));
+        Assert.Equal(1, mismatch.Code);
+        Assert.Contains("--data-seed 6 (file: 5), --train 31 (file: 30)", mismatch.Error);
         var resumed = Cli("train", "--out", run, "--resume");
         Assert.True(resumed.Code == 0, resumed.Error);
         Assert.Contains($"test MSE {CliSupport.F(testMse)}", resumed.Out);

@@ -10,8 +10,10 @@ using static TorchSharp.torch;
 
 namespace EquiSharp.Tests.Training;
 
-public class TrainerTests
+public class TrainerTests : IDisposable
 {
+    public void Dispose() => DeleteTempFolders();
+
     private static TrainerOptions BaseOptions(string? output = null) => new()
     {
         Epochs = 6,

@@ -61,11 +61,26 @@ internal static class TrainingFixtures
         return new TinyNodeModel(dropoutRate: dropout);
     }
 
+    private static readonly List<string> Created = [];
+
+    /// <summary>A fresh folder under the temp directory, deleted by <see cref="DeleteTempFolders"/>.</summary>
     public static string TempFolder()
     {
         string path = Path.Combine(Path.GetTempPath(), "equisharp-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(path);
+        lock (Created) Created.Add(path);
         return path;
+    }
+
+    /// <summary>Deletes the folders made by <see cref="TempFolder"/> (called from the test classes' Dispose).</summary>
+    public static void DeleteTempFolders()
+    {
+        lock (Created)
+        {
+            foreach (var path in Created)
+                try { Directory.Delete(path, recursive: true); } catch (IOException) { }
+            Created.Clear();
+        }
     }
 
     public static Tensor[] Weights(nn.Module module) => module.parameters().Select(p => p.detach().clone()).ToArray();
