@@ -24,6 +24,13 @@ public interface ITrainingTask
 
     /// <summary>Adds the batch's contribution to every metric of <see cref="MetricNames"/> (sums and counts, so the dataset mean is exact).</summary>
     void Accumulate(Tensor prediction, GraphBatch batch, MetricAccumulator metrics);
+
+    /// <summary>
+    /// True when the model needs autograd even to predict (e.g. forces F = −dE/dx for MD17): evaluation
+    /// then runs with gradients enabled instead of under <c>no_grad</c> (still in eval mode, no parameter
+    /// update). False by default.
+    /// </summary>
+    bool EvaluateWithGradients => false;
 }
 
 /// <summary>Accumulates (sum, count) pairs per metric; the reported value is sum / count.</summary>

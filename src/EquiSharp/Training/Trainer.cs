@@ -341,7 +341,7 @@ public sealed class Trainer : IDisposable
         model.eval();
         try
         {
-            using var noGrad = torch.no_grad();
+            using var gradMode = task.EvaluateWithGradients ? torch.enable_grad() : torch.no_grad();
             var metrics = new MetricAccumulator();
             var all = Enumerable.Range(0, graphs.Count).ToArray();
             for (int start = 0; start < graphs.Count; start += batchSize)
