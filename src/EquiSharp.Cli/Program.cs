@@ -1,8 +1,3 @@
-using System.CommandLine;
-using EquiSharp.Cli.Demo;
+using EquiSharp.Cli;
 
-var root = new RootCommand("equisharp: geometric and equivariant message passing neural networks on TorchSharp.")
-{
-    DemoCommand.Create(),
-};
-return root.Parse(args).Invoke();
+return CliApp.Run(args);

@@ -1,0 +1,215 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using EquiSharp.Datasets.NBody;
+using EquiSharp.Models;
+using EquiSharp.Runtime;
+using EquiSharp.Training;
+using TorchSharp;
+
+namespace EquiSharp.Cli.Training;
+
+/// <summary>
+/// <c>equisharp train</c>: trains a model on a task with the <see cref="Trainer"/>, writing checkpoint,
+/// metrics and learning curve into the run folder; <c>--resume</c> continues a stopped run exactly.
+/// </summary>
+internal static class TrainCommand
+{
+    /// <summary>Epochs of the <c>--quick</c> preset.</summary>
+    public const int QuickEpochs = 100;
+
+    public static Command Create()
+    {
+        var task = new Option<string>("--task") { Description = "Task: nbody (charged-particle N-body, positions at frame 30 -> frame 40, MSE).", DefaultValueFactory = _ => "nbody" };
+        task.AcceptOnlyFromAmong("nbody");
+        var model = new Option<string>("--model") { Description = "Model: egnn (E(n)-equivariant GNN), gnn (plain message passing), linear (x + a v).", DefaultValueFactory = _ => "egnn" };
+        model.AcceptOnlyFromAmong(NBodyModels.Names.ToArray());
+        var hidden = new Option<int>("--hidden") { Description = "Hidden width of egnn/gnn.", DefaultValueFactory = _ => 64 }.AtLeast(1);
+        var layers = new Option<int>("--layers") { Description = "Message passing layers of egnn/gnn.", DefaultValueFactory = _ => 4 }.AtLeast(1);
+        var data = new Option<string?>("--data") { Description = $"Data folder holding {NBodyCli.DataFileName}; simulated there (with --data-seed and the split sizes) if absent. Default: runs/data/nbody-s<data-seed>-<train>-<valid>-<test>." };
+        var dataSeed = new Option<long>("--data-seed") { Description = "Seed of the simulation when data is generated (43 as in the reference code).", DefaultValueFactory = _ => 43 };
+        dataSeed.Validators.Add(r =>
+        {
+            long v = r.GetValueOrDefault<long>();
+            if (v < int.MinValue || v > int.MaxValue) r.AddError($"--data-seed must fit in 32 bits, got {v}.");
+        });
+        var trainSize = new Option<int>("--train") { Description = "Training trajectories when generating data.", DefaultValueFactory = _ => 3000 }.AtLeast(1);
+        var validSize = new Option<int>("--valid") { Description = "Validation trajectories when generating data.", DefaultValueFactory = _ => 2000 }.AtLeast(1);
+        var testSize = new Option<int>("--test") { Description = "Test trajectories when generating data.", DefaultValueFactory = _ => 2000 }.AtLeast(1);
+        var epochs = new Option<int>("--epochs") { Description = $"Training epochs (reference: 10000; --quick: {QuickEpochs}).", DefaultValueFactory = _ => 10000 }.AtLeast(1);
+        var quick = new Option<bool>("--quick") { Description = $"Short demonstration run: {QuickEpochs} epochs (unless --epochs is given), everything else as in the reference protocol." };
+        var batchSize = new Option<int>("--batch-size") { Description = "Systems per mini-batch.", DefaultValueFactory = _ => 100 }.AtLeast(1);
+        var lr = new Option<double>("--lr") { Description = "Base learning rate.", DefaultValueFactory = _ => 5e-4 }.Positive();
+        var weightDecay = new Option<double>("--weight-decay") { Description = "Weight decay (L2 for adam, decoupled for adamw).", DefaultValueFactory = _ => 1e-12 }.Positive(allowZero: true);
+        var optimizer = new Option<string>("--optimizer") { Description = "Optimiser: adam or adamw.", DefaultValueFactory = _ => "adam" };
+        optimizer.AcceptOnlyFromAmong("adam", "adamw");
+        var schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule: constant, or cosine (decays to --min-lr at the last epoch); both after --warmup epochs of linear warm-up.", DefaultValueFactory = _ => "constant" };
+        schedule.AcceptOnlyFromAmong("constant", "cosine");
+        var warmup = new Option<int>("--warmup") { Description = "Epochs of linear learning-rate warm-up.", DefaultValueFactory = _ => 0 }.AtLeast(0);
+        var scheduleUnit = new Option<string>("--schedule-unit") { Description = "Update the learning rate every optimiser 'step' (smooth) or once per 'epoch'.", DefaultValueFactory = _ => "step" };
+        scheduleUnit.AcceptOnlyFromAmong("step", "epoch");
+        var minLr = new Option<double>("--min-lr") { Description = "Final learning rate of the cosine schedule.", DefaultValueFactory = _ => 0 }.Positive(allowZero: true);
+        var clip = new Option<double?>("--clip") { Description = "Clip the total gradient L2 norm to this value (default: no clipping)." }.Positive();
+        var validateEvery = new Option<int>("--validate-every") { Description = "Validate every k epochs (and after the last); the test MSE is reported at the best validation epoch.", DefaultValueFactory = _ => 5 }.AtLeast(1);
+        var patience = new Option<int?>("--patience") { Description = "Early stopping: stop after this many validations without improvement (default: never)." }.AtLeast(1);
+        var seed = new Option<long>("--seed") { Description = "Seed of initialisation and shuffling (shuffling of epoch e is derived from (seed, e)).", DefaultValueFactory = _ => 1 };
+        var threads = new Option<int>("--threads") { Description = "libtorch intra-op threads (1 is fastest for these small graphs).", DefaultValueFactory = _ => TorchRuntime.DefaultThreads }.AtLeast(1);
+        var workers = new Option<int>("--workers") { Description = "Threads for simulating data.", DefaultValueFactory = _ => Environment.ProcessorCount }.AtLeast(1);
+        var output = new Option<string>("--out", "-o") { Description = "Run folder for checkpoint.ckpt, metrics.csv, metrics.json and learning_curve.png. Default: runs/<task>-<model> (or the first free runs/<task>-<model>-2, -3, ... when starting a new run)." };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its checkpoint; options, model and data come from the checkpoint. Gives the same result as an uninterrupted run." };
+
+        var command = new Command("train", "Train a model (default: EGNN on the charged-particle N-body benchmark with the reference hyper-parameters) and report the test MSE at the best validation epoch. Ctrl+C stops after the current epoch with a resumable checkpoint.")
+        {
+            task, model, hidden, layers, data, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr, weightDecay,
+            optimizer, schedule, warmup, scheduleUnit, minLr, clip, validateEvery, patience, seed, threads, workers, output, resume,
+        };
+        command.SetAction(parse => CliSupport.Guard(() =>
+        {
+            string modelName = parse.GetValue(model)!;
+            string outDir = parse.GetValue(output) ?? Path.Combine("runs", $"{parse.GetValue(task)}-{modelName}");
+            if (!parse.WasGiven(output) && !parse.GetValue(resume))
+            {
+                // The default folder never clobbers an earlier run: runs/nbody-egnn, runs/nbody-egnn-2, ...
+                string baseDir = outDir;
+                for (int k = 2; File.Exists(Path.Combine(outDir, Checkpoint.DefaultFileName)); k++)
+                    outDir = $"{baseDir}-{k}";
+            }
+            TorchRuntime.SetThreads(parse.GetValue(threads));
+            if (parse.GetValue(resume))
+            {
+                var ignored = new Option[] { model, hidden, layers, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr,
+                    weightDecay, optimizer, schedule, warmup, scheduleUnit, minLr, clip, validateEvery, patience, seed }.Where(parse.WasGiven).ToArray();
+                if (ignored.Length > 0)
+                    Console.Error.WriteLine($"note: --resume takes the run's settings from its checkpoint; ignoring {string.Join(", ", ignored.Select(o => o.Name))}.");
+                return Resume(outDir, parse.GetValue(data));
+            }
+
+            int epochCount = parse.GetValue(quick) && !parse.WasGiven(epochs) ? QuickEpochs : parse.GetValue(epochs);
+            if (parse.GetValue(warmup) >= epochCount)
+                throw new CliException($"--warmup ({parse.GetValue(warmup)}) must be smaller than the number of epochs ({epochCount}).");
+            if (parse.GetValue(minLr) > parse.GetValue(lr))
+                throw new CliException($"--min-lr ({parse.GetValue(minLr)}) must not exceed --lr ({parse.GetValue(lr)}).");
+            var options = new TrainerOptions
+            {
+                Epochs = epochCount,
+                BatchSize = parse.GetValue(batchSize),
+                LearningRate = parse.GetValue(lr),
+                WeightDecay = parse.GetValue(weightDecay),
+                Optimizer = parse.GetValue(optimizer) == "adamw" ? OptimizerKind.AdamW : OptimizerKind.Adam,
+                Schedule = parse.GetValue(schedule) == "cosine" ? LearningRateSchedule.Cosine : LearningRateSchedule.Constant,
+                WarmupEpochs = parse.GetValue(warmup),
+                ScheduleGranularity = parse.GetValue(scheduleUnit) == "epoch" ? ScheduleGranularity.Epoch : ScheduleGranularity.Step,
+                MinLearningRate = parse.GetValue(minLr),
+                GradientClipNorm = parse.GetValue(clip),
+                ValidateEvery = parse.GetValue(validateEvery),
+                Patience = parse.GetValue(patience),
+                Seed = parse.GetValue(seed),
+                OutputDirectory = outDir,
+            };
+            var sizes = new NBodySplitSizes(parse.GetValue(trainSize), parse.GetValue(validSize), parse.GetValue(testSize));
+            long simSeed = parse.GetValue(dataSeed);
+            string dataDir = parse.GetValue(data) ?? NBodyCli.DefaultDataFolder(simSeed, sizes);
+            bool[] checkSizes = [parse.WasGiven(trainSize), parse.WasGiven(validSize), parse.WasGiven(testSize)];
+            return Start(options, modelName, NBodyCli.ModelOptions(parse.GetValue(hidden), parse.GetValue(layers)), dataDir, simSeed, sizes,
+                parse.WasGiven(dataSeed), checkSizes, parse.GetValue(workers));
+        }));
+        return command;
+    }
+
+    private static int Start(TrainerOptions options, string modelName, NBodyModelOptions modelOptions, string dataDir, long dataSeed,
+        NBodySplitSizes sizes, bool checkSeed, bool[] checkSizes, int workers)
+    {
+        string checkpoint = Path.Combine(options.OutputDirectory!, Checkpoint.DefaultFileName);
+        if (File.Exists(checkpoint))
+            throw new CliException($"{options.OutputDirectory} already holds a run ({checkpoint}); pass --resume to continue it, or choose another --out.");
+        options.Validate();
+        var dataset = NBodyCli.LoadOrGenerate(dataDir, dataSeed, sizes, checkSeed, checkSizes, workers, Console.WriteLine);
+        torch.manual_seed(options.Seed);
+        var model = NBodyModels.Create(modelName, modelOptions);
+        var metadata = NBodyCli.Metadata(modelName, modelOptions, dataDir, dataset.Seed,
+            new NBodySplitSizes(dataset.Train.Count, dataset.Valid.Count, dataset.Test.Count));
+        using var trainer = new Trainer(model, RegressionTask.NodeMse(), options, metadata);
+        return Run(trainer, dataset, modelName);
+    }
+
+    private static int Resume(string outDir, string? dataDir)
+    {
+        string path = Path.Combine(outDir, Checkpoint.DefaultFileName);
+        var header = Checkpoint.Load(path).Header;
+        var (modelName, model) = NBodyCli.CreateModel(header.Metadata, path);
+        var dataset = NBodyCli.LoadForRun(header.Metadata, dataDir, path);
+        using var trainer = Trainer.Resume(path, model, RegressionTask.NodeMse(), outDir);
+        Console.WriteLine($"resuming {path} after epoch {trainer.CompletedEpochs} of {trainer.Options.Epochs}");
+        return Run(trainer, dataset, modelName);
+    }
+
+    private static int Run(Trainer trainer, NBodyDataset dataset, string modelName)
+    {
+        var options = trainer.Options;
+        long parameters = trainer.Model.parameters().Sum(p => p.numel());
+        Console.WriteLine($"N-body (5 charged particles, frames 30 -> 40): {modelName}, {parameters} parameters; {dataset.Train.Count}/{dataset.Valid.Count}/{dataset.Test.Count} trajectories; " +
+            $"{options.Optimizer} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, weight decay {options.WeightDecay.ToString(CultureInfo.InvariantCulture)}, batch {options.BatchSize}, " +
+            $"{options.Epochs} epochs, validate every {options.ValidateEvery}; {TorchRuntime.Threads} thread(s); run folder {options.OutputDirectory}");
+
+        using var cts = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (cts.IsCancellationRequested) return; // second Ctrl+C: terminate at once (resume from the last checkpoint)
+            e.Cancel = true;
+            cts.Cancel();
+            Console.Error.WriteLine("stopping after the current epoch (checkpoint follows); press Ctrl+C again to kill");
+        };
+        Console.CancelKeyPress += onCancel;
+        var clock = Stopwatch.StartNew();
+        var lastPlot = Stopwatch.StartNew();
+        string plotPath = Path.Combine(options.OutputDirectory!, LearningCurvePlot.FileName);
+        string title = $"N-body {modelName}: {options.Optimizer} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, batch {options.BatchSize}, seed {options.Seed}";
+        trainer.EpochCompleted += record =>
+        {
+            if (record.Validation is not null && lastPlot.Elapsed.TotalSeconds > 60)
+            {
+                TryPlot(plotPath, trainer, title);
+                lastPlot.Restart();
+            }
+        };
+        TrainingResult result;
+        try
+        {
+            var display = new TrainingDisplay(trainer);
+            result = display.Run(() => trainer.Fit(NBodyCli.Source(dataset, NBodySplit.Train), NBodyCli.Source(dataset, NBodySplit.Valid),
+                NBodyCli.Source(dataset, NBodySplit.Test), cts.Token));
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+        TryPlot(plotPath, trainer, title);
+
+        Console.WriteLine();
+        Console.WriteLine($"stopped: {result.StopReason} after {result.CompletedEpochs} of {options.Epochs} epochs ({TrainingDisplay.Duration(clock.Elapsed.TotalSeconds)} this session)");
+        if (result.StopReason == StopReason.Cancelled)
+            Console.WriteLine($"resume with: equisharp train --out {options.OutputDirectory} --resume");
+        if (result.BestEpoch is int best)
+            Console.WriteLine($"best validation MSE {CliSupport.F(result.BestValidation!["mse"])} at epoch {best}");
+        double noMotion = dataset.BaselineMse(NBodySplit.Test, NBodyBaseline.NoMotion);
+        double constantVelocity = dataset.BaselineMse(NBodySplit.Test, NBodyBaseline.ConstantVelocity);
+        Console.WriteLine($"test baselines: no motion {CliSupport.F(noMotion)}, constant velocity {CliSupport.F(constantVelocity)}; published {modelName} (10000 epochs): {NBodyCli.Published[modelName].ToString(CultureInfo.InvariantCulture)}");
+        Console.WriteLine($"files: {string.Join(", ", new[] { Checkpoint.DefaultFileName, "metrics.csv", "metrics.json", LearningCurvePlot.FileName }.Select(f => Path.Combine(options.OutputDirectory!, f)))}");
+        if (result.TestAtBest is not null)
+            Console.WriteLine($"test MSE {CliSupport.F(result.TestAtBest["mse"])} (at best validation epoch {result.BestEpoch})");
+        return result.StopReason == StopReason.Cancelled ? 130 : 0; // 130: interrupted (as a shell reports SIGINT)
+    }
+
+    private static void TryPlot(string path, Trainer trainer, string title)
+    {
+        try
+        {
+            LearningCurvePlot.Save(path, trainer.History, trainer.Task.SelectionMetric, title);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The plot is a convenience: training results are in metrics.csv/json either way.
+            Console.Error.WriteLine($"warning: could not write {path}: {e.Message}");
+        }
+    }
+}

@@ -1,0 +1,152 @@
+using System.Globalization;
+using EquiSharp.Cli;
+using EquiSharp.Cli.Training;
+using EquiSharp.Datasets.NBody;
+using EquiSharp.IO;
+using EquiSharp.Models;
+using EquiSharp.Training;
+using TorchSharp;
+using Xunit;
+using static EquiSharp.Tests.Training.TrainingFixtures;
+using static TorchSharp.torch;
+
+namespace EquiSharp.Tests.Training;
+
+/// <summary>The train / evaluate / predict / nbody generate commands end to end on a tiny data set.</summary>
+public class CliTrainingTests : IDisposable
+{
+    public void Dispose() => DeleteTempFolders();
+
+    private static (int Code, string Out, string Error) Cli(params string[] args)
+    {
+        var (oldOut, oldError) = (Console.Out, Console.Error);
+        using var output = new StringWriter(CultureInfo.InvariantCulture);
+        using var error = new StringWriter(CultureInfo.InvariantCulture);
+        Console.SetOut(output);
+        Console.SetError(error);
+        try
+        {
+            int code = CliApp.Run(args);
+            return (code, output.ToString(), error.ToString());
+        }
+        finally
+        {
+            Console.SetOut(oldOut);
+            Console.SetError(oldError);
+        }
+    }
+
+    [Fact]
+    public void GenerateTrainEvaluatePredictAndResume()
+    {
+        string root = TempFolder();
+        string data = Path.Combine(root, "data"), run = Path.Combine(root, "run");
+        var generated = Cli("nbody", "generate", "--out", data, "--seed", "5", "--train", "30", "--valid", "20", "--test", "20");
+        Assert.True(generated.Code == 0, generated.Error);
+        Assert.Contains("no motion", generated.Out);
+
+        var trained = Cli("train", "--model", "egnn", "--hidden", "8", "--layers", "1", "--data", data, "--data-seed", "5",
+            "--train", "30", "--valid", "20", "--test", "20", "--epochs", "4", "--batch-size", "10", "--validate-every", "2",
+            "--lr", "1e-3", "--out", run);
+        Assert.True(trained.Code == 0, trained.Error + trained.Out);
+        foreach (var file in new[] { "checkpoint.ckpt", "metrics.csv", "metrics.json", "learning_curve.png" })
+            Assert.True(File.Exists(Path.Combine(run, file)), $"{file} missing");
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(Path.Combine(run, "learning_curve.png"))[..4]);
+        Assert.Empty(Directory.GetFiles(run, "*" + AtomicFile.TempSuffix + "*"));
+        var header = Checkpoint.Load(Path.Combine(run, "checkpoint.ckpt")).Header;
+        double testMse = header.TestAtBest!["mse"];
+        Assert.Contains($"test MSE {CliSupport.F(testMse)}", trained.Out);
+        Assert.Equal(1e-3, header.Options.LearningRate);
+        Assert.Equal("egnn", header.Metadata["model"]);
+
+        var evaluated = Cli("evaluate", "--checkpoint", Path.Combine(run, "checkpoint.ckpt"));
+        Assert.True(evaluated.Code == 0, evaluated.Error);
+        Assert.Matches($@"test\s+{CliSupport.F(testMse).Replace(".", "\\.")}", evaluated.Out);
+
+        // predict on the test split's input frame reproduces the test MSE against frame 40.
+        var dataset = NBodyDataset.Load(Path.Combine(data, NBodyCli.DataFileName));
+        var t = dataset.Test;
+        int p = t.Particles;
+        double[] x = new double[t.Count * p * 3], v = new double[t.Count * p * 3], y = new double[t.Count * p * 3];
+        for (int s = 0; s < t.Count; s++)
+        {
+            Array.Copy(t.Positions, t.Offset(s, 30, 0), x, s * p * 3, p * 3);
+            Array.Copy(t.Velocities, t.Offset(s, 30, 0), v, s * p * 3, p * 3);
+            Array.Copy(t.Positions, t.Offset(s, 40, 0), y, s * p * 3, p * 3);
+        }
+        string input = Path.Combine(root, "input.npz"), output = Path.Combine(root, "output.npz");
+        Npz.Save(input, new Dictionary<string, NpyArray>
+        {
+            ["positions"] = NpyArray.Of(x, t.Count, p, 3),
+            ["velocities"] = NpyArray.Of(v, t.Count, p, 3),
+            ["charges"] = NpyArray.Of(t.Charges, t.Count, p),
+        });
+        var predicted = Cli("predict", "-c", Path.Combine(run, "checkpoint.ckpt"), "-i", input, "-o", output);
+        Assert.True(predicted.Code == 0, predicted.Error);
+        var result = Npz.Load(output)["positions"];
+        Assert.Equal(new long[] { t.Count, p, 3 }, result.Shape);
+        var yHat = result.ToDoubleArray();
+        double mse = yHat.Zip(y, (a, b) => (a - b) * (a - b)).Average();
+        Assert.Equal(testMse, mse, 5);
+
+        // A finished run is not overwritten, and resuming it changes nothing.
+        var again = Cli("train", "--data", data, "--out", run);
+        Assert.Equal(1, again.Code);
+        Assert.Contains("--resume", again.Error);
+        var mismatch = Cli("train", "--data", data, "--train", "31", "--data-seed", "6", "--out", Path.Combine(root, "other"));
+        Assert.Equal(1, mismatch.Code);
+        Assert.Contains("--data-seed 6 (file: 5), --train 31 (file: 30)", mismatch.Error);
+        var resumed = Cli("train", "--out", run, "--resume");
+        Assert.True(resumed.Code == 0, resumed.Error);
+        Assert.Contains($"test MSE {CliSupport.F(testMse)}", resumed.Out);
+    }
+
+    [Fact]
+    public void InvalidOptionsGiveClearErrors()
+    {
+        var r = Cli("train", "--lr", "-1", "--model", "transformer", "--clip", "0");
+        Assert.Equal(2, r.Code);
+        Assert.Contains("--lr must be a positive finite number, got -1", r.Error);
+        Assert.Contains("'transformer'", r.Error);
+        Assert.Contains("--clip must be a positive finite number", r.Error);
+        Assert.Contains("equisharp train --help", r.Error);
+
+        r = Cli("train", "--warmup", "10", "--epochs", "10", "--out", Path.Combine(TempFolder(), "run"));
+        Assert.Equal(1, r.Code);
+        Assert.Contains("--warmup (10) must be smaller than the number of epochs (10)", r.Error);
+
+        string bad = Path.Combine(TempFolder(), "bad.ckpt");
+        File.WriteAllText(bad, "garbage");
+        r = Cli("evaluate", "--checkpoint", bad);
+        Assert.Equal(1, r.Code);
+        Assert.Contains(bad, r.Error);
+
+        r = Cli("predict", "--checkpoint", bad);
+        Assert.Equal(2, r.Code);
+        Assert.Contains("--input", r.Error);
+    }
+
+    [Fact]
+    public void ArrayBatchesTrainExactlyLikeGraphLists()
+    {
+        var dataset = NBodyDataset.Generate(9, new NBodySplitSizes(20, 10, 10));
+        var options = new TrainerOptions { Epochs = 2, BatchSize = 8, LearningRate = 1e-3, Seed = 4 };
+        TrainingResult Train(bool arrays, out Tensor[] weights)
+        {
+            torch.manual_seed(2);
+            var model = NBodyModels.Create("egnn", new NBodyModelOptions(Hidden: 8, Layers: 2));
+            using var trainer = new Trainer(model, RegressionTask.NodeMse(), options);
+            var result = arrays
+                ? trainer.Fit(NBodyCli.Source(dataset, NBodySplit.Train), NBodyCli.Source(dataset, NBodySplit.Valid), NBodyCli.Source(dataset, NBodySplit.Test))
+                : trainer.Fit(dataset.ToGraphs(NBodySplit.Train), dataset.ToGraphs(NBodySplit.Valid), dataset.ToGraphs(NBodySplit.Test));
+            weights = Weights(model);
+            return result;
+        }
+        var a = Train(arrays: true, out var wa);
+        var b = Train(arrays: false, out var wb);
+        Assert.Equal(a.History.Select(h => h.TrainLoss), b.History.Select(h => h.TrainLoss));
+        Assert.Equal(a.TestAtBest!["mse"], b.TestAtBest!["mse"]);
+        for (int i = 0; i < wa.Length; i++)
+            Assert.True((wa[i] == wb[i]).all().item<bool>(), $"parameter {i} differs");
+    }
+}
