@@ -1,3 +1,4 @@
+using EquiSharp.IO;
 using EquiSharp.Training;
 
 namespace EquiSharp.Cli.Training;

@@ -1,3 +1,4 @@
+using EquiSharp.IO;
 using EquiSharp.Training;
 using TorchSharp;
 using Xunit;

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace EquiSharp.Training;
+namespace EquiSharp.IO;
 
 /// <summary>
 /// Writes a file so that readers (and a run killed mid-write) see either the old complete file or the
