@@ -1,1 +1,1 @@
-Console.WriteLine("bench");
+BenchmarkDotNet.Running.BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
