@@ -30,6 +30,8 @@ internal sealed class CellGrid
     public int[] Rank = [];
     /// <summary>Coordinates in sorted order [N * D].</summary>
     public double[] Sorted = [];
+    /// <summary>Coordinates in sorted order, one axis after the other [D * N] (for vectorised scans).</summary>
+    public double[] SortedByAxis = [];
     /// <summary>Occupied cells in key order and their start in the sorted order ([M + 1]).</summary>
     public long[] OccKey = [];
     public int[] OccStart = [];
@@ -100,6 +102,7 @@ internal sealed class CellGrid
             int i = Order[p];
             Rank[i] = p;
             coords.Slice(i * d, d).CopyTo(Sorted.AsSpan(p * d, d));
+            for (int k = 0; k < d; k++) SortedByAxis[k * n + p] = coords[i * d + k];
         }
     }
 
@@ -205,6 +208,7 @@ internal sealed class CellGrid
             Rank = new int[cap];
         }
         if (Sorted.Length < n * d) Sorted = new double[Math.Max(n * d, Sorted.Length * 2)];
+        if (SortedByAxis.Length < n * d) SortedByAxis = new double[Math.Max(n * d, SortedByAxis.Length * 2)];
     }
 
     private void EnsureOccupied(int m)

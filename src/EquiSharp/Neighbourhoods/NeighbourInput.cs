@@ -112,6 +112,16 @@ internal static class EdgeTensor
         return t;
     }
 
+    /// <summary>
+    /// Address of the first element of row <paramref name="row"/> of a contiguous CPU int64 [2, E]
+    /// tensor with E ≥ 1 (the row is contiguous; the caller keeps the tensor alive while writing).
+    /// </summary>
+    public static unsafe long* RowPointer(Tensor t, int row)
+    {
+        using var first = t[row].narrow(0, 0, 1);
+        fixed (byte* p = first.bytes) return (long*)p;
+    }
+
     /// <summary>Moves a CPU edge index to the positions' device and adds the requested geometry.</summary>
     public static NeighbourList Finish(Tensor edgeIndexCpu, Tensor positions, bool computeGeometry, long dropped, long truncated)
     {

@@ -1,4 +1,7 @@
+using System.Numerics;
+using System.Runtime.Intrinsics;
 using EquiSharp.Graphs;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace EquiSharp.Neighbourhoods;
@@ -34,10 +37,18 @@ public static class RadiusGraph
     private const int ParallelThreshold = 20_000;
 
     /// <summary>
-    /// Cells per cutoff length m (1 or 2, default 2): cells of side r/m. 2 scans a smaller volume
-    /// around each target (≈ 15.6 r³ instead of 27 r³ in 3D) and is faster for dense clouds.
+    /// Cells per cutoff length m (1..4, default 1): cells of side r/m, each target scanning the
+    /// (2m+1)^d block around its cell. Larger m scans a smaller volume (15.6 r³ instead of 27 r³ in
+    /// 3D for m = 2) at the price of more, shorter runs; the result does not depend on it.
     /// </summary>
-    public static int CellsPerCutoff { get; set; } = 2;
+    public static int CellsPerCutoff { get; set; } = 1;
+
+    /// <summary>
+    /// Clip the scanned cell rows per target to the part within r of that target (fewer distance
+    /// tests, more bookkeeping) instead of scanning whole (2m+1)-cell rows shared by all targets of
+    /// a cell. Off by default: on the 100k benchmark, whole rows with m = 1 were fastest.
+    /// </summary>
+    public static bool ClipRowsPerTarget { get; set; }
 
     /// <summary>Most threads one search uses (default: the processor count). 1 disables threading.</summary>
     public static int MaxThreads { get; set; } = Environment.ProcessorCount;
@@ -84,18 +95,18 @@ public static class RadiusGraph
     private static NeighbourList Run(NeighbourInput input, Tensor positions, double cutoff, bool selfLoops, int? maxNeighbours, bool computeGeometry)
     {
         Prof.Mark("input");
-        var acc = new EdgeAccumulator(input.N);
         var search = new Search(input, cutoff, selfLoops, maxNeighbours ?? -1, CellsPerCutoff, Math.Max(1, MaxThreads));
         for (int g = 0; g + 1 < input.Ptr.Length; g++)
-            search.Graph((int)input.Ptr[g], (int)(input.Ptr[g + 1] - input.Ptr[g]), acc);
-        var edgeIndex = acc.ToTensor();
-        Prof.Mark("tensor");
+            search.Scan((int)input.Ptr[g], (int)(input.Ptr[g + 1] - input.Ptr[g]));
+        Prof.Mark("scan");
+        var edgeIndex = search.Emit();
+        Prof.Mark("emit");
         var res = EdgeTensor.Finish(edgeIndex, positions, computeGeometry, search.Dropped, search.Truncated);
         Prof.Mark("finish"); Prof.Dump();
         return res;
     }
 
-    /// <summary>Per-thread candidate buffer.</summary>
+    /// <summary>Per-thread candidate buffer; lists of successive graphs are appended, never reset.</summary>
     private sealed class Chunk
     {
         public int[] J = new int[4096];
@@ -104,13 +115,19 @@ public static class RadiusGraph
         public long Dropped, Truncated;
         public Candidate[] Scratch = [];
         public long[] Cell = [];
+        public double[] U = [];
         public int[] RangeStart = [], RangeEnd = [];
 
-        public void Reserve(int extra, bool withDistances)
+        public void Reserve(long extra, bool withDistances)
         {
-            int need = Count + extra;
-            if (need > J.Length) Array.Resize(ref J, Math.Max(need, J.Length * 2));
-            if (withDistances && need > D2.Length) Array.Resize(ref D2, Math.Max(need, J.Length));
+            long need = Count + extra;
+            if (need > J.Length)
+            {
+                if (need > Array.MaxLength)
+                    throw new InvalidOperationException($"A radius graph block would hold {need} candidate edges, more than the {Array.MaxLength} supported.");
+                Array.Resize(ref J, (int)Math.Min(Array.MaxLength, Math.Max(need, 2L * J.Length)));
+            }
+            if (withDistances && J.Length > D2.Length) Array.Resize(ref D2, J.Length);
         }
     }
 
@@ -123,18 +140,27 @@ public static class RadiusGraph
         }
     }
 
+    /// <summary>
+    /// Two phases: <see cref="Scan"/> finds every target's sources per graph (unsorted, in cell
+    /// order; capped and sorted when a cap is set) into per-thread buffers; <see cref="Emit"/> then
+    /// writes the edge tensor. Without a cap the relation is symmetric, so the sources of every
+    /// target come out sorted for free by walking the sources j in index order and appending j to
+    /// the lists of its neighbours (a transpose), instead of sorting each list.
+    /// </summary>
     private sealed class Search
     {
         private readonly NeighbourInput _in;
-        private readonly double _r2;
+        private readonly double _r, _r2;
         private readonly double _cell;
         private readonly bool _self;
         private readonly int _cap;
         private readonly int _reach;
+        private readonly bool _perCell;
         private readonly int _threads;
         private readonly CellGrid _grid = new();
         private readonly List<Chunk> _chunks = [];
-        private int[] _off = [], _cnt = [], _chunkOf = [];
+        // Per global node: the chunk, offset and length of its source list.
+        private readonly int[] _off, _cnt, _chunkOf;
         private long[] _leading = [];   // leading-dimension cell offsets, row-major [L, d - 1]
         private int _numLeading;
         public long Dropped, Truncated;
@@ -142,14 +168,19 @@ public static class RadiusGraph
         public Search(NeighbourInput input, double r, bool self, int cap, int cellsPerCutoff, int threads)
         {
             _in = input;
+            _r = r;
             _r2 = r * r;
             _self = self;
             _cap = cap;
             _reach = cellsPerCutoff;
+            _perCell = !ClipRowsPerTarget;
             _threads = threads;
             // Cells a hair larger than r/m: rounding in the cell assignment (relative 1e-16 times at
             // most 2^20 cells) can then never put two points within r more than m cells apart.
             _cell = r / cellsPerCutoff * (1 + 1e-8);
+            _off = new int[input.N];
+            _cnt = new int[input.N];
+            _chunkOf = new int[input.N];
             BuildLeadingOffsets(input.D);
         }
 
@@ -179,18 +210,23 @@ public static class RadiusGraph
             _numLeading = lead == 0 ? 1 : _leading.Length / lead;
         }
 
-        public void Graph(int p0, int n, EdgeAccumulator acc)
+        /// <summary>Finds the source lists of the targets of graph [p0, p0 + n).</summary>
+        public void Scan(int p0, int n)
         {
             if (n == 0) return;
             int d = _in.D;
             var coords = _in.Coords.AsSpan(p0 * d, n * d);
             _grid.Build(coords, n, d, _cell, 4L * n + 64);
             Prof.Mark("grid");
-            if (_off.Length < n) { _off = new int[n]; _cnt = new int[n]; _chunkOf = new int[n]; }
 
             int threads = n >= ParallelThreshold ? _threads : 1;
             int numChunks = threads == 1 ? 1 : threads * 8;
             while (_chunks.Count < numChunks) _chunks.Add(new Chunk());
+            if (numChunks == 1)
+            {
+                ScanCells(0, p0, 0, _grid.M);
+                return;
+            }
             // Split the occupied cells into blocks of about n / numChunks points.
             var bounds = new int[numChunks + 1];
             for (int c = 1; c < numChunks; c++)
@@ -201,125 +237,199 @@ public static class RadiusGraph
                 bounds[c] = lo;
             }
             bounds[numChunks] = _grid.M;
-            for (int c = 0; c < numChunks; c++) { _chunks[c].Count = 0; _chunks[c].Dropped = 0; _chunks[c].Truncated = 0; }
-
-            if (numChunks == 1) Scan(0, bounds[0], bounds[1]);
-            else
-                Parallel.For(0, numChunks, new ParallelOptions { MaxDegreeOfParallelism = threads },
-                    c => Scan(c, bounds[c], bounds[c + 1]));
-
-            for (int c = 0; c < numChunks; c++) { Dropped += _chunks[c].Dropped; Truncated += _chunks[c].Truncated; }
-            Prof.Mark("scan");
-            Compact(p0, n, acc);
-            Prof.Mark("compact");
+            Parallel.For(0, numChunks, new ParallelOptions { MaxDegreeOfParallelism = threads },
+                c => ScanCells(c, p0, bounds[c], bounds[c + 1]));
         }
 
-        /// <summary>Finds, caps and sorts the sources of every target in occupied cells [c0, c1).</summary>
-        private void Scan(int chunkIndex, int c0, int c1)
+        /// <summary>Source lists of every target in occupied cells [c0, c1) into chunk <paramref name="chunkIndex"/>.</summary>
+        private unsafe void ScanCells(int chunkIndex, int p0, int c0, int c1)
         {
             var chunk = _chunks[chunkIndex];
             var grid = _grid;
-            int d = grid.D, lead = d - 1, reach = _reach;
+            int d = grid.D, lead = d - 1;
             bool withD2 = _cap >= 0;
-            if (chunk.Cell.Length < d) chunk.Cell = new long[d];
-            var cell = chunk.Cell.AsSpan(0, d);
-            int maxRanges = _numLeading;
-            if (chunk.RangeStart.Length < maxRanges) { chunk.RangeStart = new int[maxRanges]; chunk.RangeEnd = new int[maxRanges]; }
+            if (chunk.Cell.Length < d) { chunk.Cell = new long[d]; chunk.U = new double[d]; }
+            var cell = chunk.Cell;
+            var u = chunk.U;
+            if (chunk.RangeStart.Length < _numLeading) { chunk.RangeStart = new int[_numLeading]; chunk.RangeEnd = new int[_numLeading]; }
             int[] rs = chunk.RangeStart, re = chunk.RangeEnd;
             double[] sorted = grid.Sorted;
             int[] order = grid.Order;
             double r2 = _r2;
             long lastDims = grid.Dims[d - 1];
+            double invH = grid.InvH;
+            // Cutoff in cell units, with slack for the rounding of the cell coordinates.
+            double rc = _r * invH * (1 + 1e-7) + 1e-9, rc2 = rc * rc;
+            bool perCell = _perCell;
 
-            for (int c = c0; c < c1; c++)
+            fixed (double* S = sorted)
+            fixed (int* ord = order)
             {
-                long key = grid.OccKey[c];
-                grid.Decode(key, cell);
-                // Runs of cells along the last dimension around this cell.
-                long lastLo = Math.Max(0, cell[d - 1] - reach), lastHi = Math.Min(lastDims - 1, cell[d - 1] + reach);
-                int numRanges = 0, total = 0;
-                for (int t = 0; t < _numLeading; t++)
+                for (int c = c0; c < c1; c++)
                 {
-                    long rowKey = 0;
-                    bool inside = true;
-                    for (int k = 0; k < lead; k++)
+                    grid.Decode(grid.OccKey[c], cell);
+                    int pEnd = grid.OccStart[c + 1];
+                    int numRanges = 0;
+                    long total = 0;
+                    for (int p = grid.OccStart[c]; p < pEnd; p++)
                     {
-                        long ck = cell[k] + _leading[t * lead + k];
-                        if (ck < 0 || ck >= grid.Dims[k]) { inside = false; break; }
-                        rowKey += ck * grid.Stride[k];
-                    }
-                    if (!inside) continue;
-                    grid.Range(rowKey + lastLo, rowKey + lastHi, out int s, out int e);
-                    if (e <= s) continue;
-                    rs[numRanges] = s; re[numRanges] = e; numRanges++;
-                    total += e - s;
-                }
-
-                int pEnd = grid.OccStart[c + 1];
-                for (int p = grid.OccStart[c]; p < pEnd; p++)
-                {
-                    chunk.Reserve(total, withD2);
-                    int[] js = chunk.J;
-                    double[] d2s = chunk.D2;
-                    int start = chunk.Count, count = start;
-                    if (d == 3)
-                    {
-                        double x = sorted[3 * p], y = sorted[3 * p + 1], z = sorted[3 * p + 2];
-                        for (int q = 0; q < numRanges; q++)
+                        double* xp = S + (long)p * d;
+                        if (!perCell || p == grid.OccStart[c])
                         {
-                            int e = re[q];
-                            for (int o = rs[q]; o < e; o++)
+                            // Rows of cells along the last dimension that can hold a point within r:
+                            // per cell (whole (2m+1)-cell rows), or per target (each row clipped to
+                            // the part within r of the target's cell-unit coordinates).
+                            for (int k = 0; k < d; k++) u[k] = (xp[k] - grid.Min[k]) * invH;
+                            numRanges = 0;
+                            total = 0;
+                            for (int t = 0; t < _numLeading; t++)
                             {
-                                double dx = sorted[3 * o] - x, dy = sorted[3 * o + 1] - y, dz = sorted[3 * o + 2] - z;
-                                double dd = dx * dx + dy * dy + dz * dz;
-                                if (dd <= r2 && o != p)
+                                long rowKey = 0;
+                                double gap2 = 0;
+                                bool inside = true;
+                                for (int k = 0; k < lead; k++)
                                 {
-                                    js[count] = order[o];
-                                    if (withD2) d2s[count] = dd;
-                                    count++;
+                                    long ck = cell[k] + _leading[t * lead + k];
+                                    if (ck < 0 || ck >= grid.Dims[k]) { inside = false; break; }
+                                    if (!perCell)
+                                    {
+                                        double gap = ck > cell[k] ? ck - u[k] : ck < cell[k] ? u[k] - (ck + 1) : 0;
+                                        if (gap > 0) gap2 += gap * gap;
+                                    }
+                                    rowKey += ck * grid.Stride[k];
+                                }
+                                if (!inside || gap2 > rc2) continue;
+                                long lo = cell[d - 1] - _reach, hi = cell[d - 1] + _reach;
+                                if (!perCell)
+                                {
+                                    double half = Math.Sqrt(rc2 - gap2);
+                                    lo = Math.Max(lo, (long)Math.Floor(u[d - 1] - half));
+                                    hi = Math.Min(hi, (long)Math.Floor(u[d - 1] + half));
+                                }
+                                if (lo < 0) lo = 0;
+                                if (hi > lastDims - 1) hi = lastDims - 1;
+                                if (lo > hi) continue;
+                                grid.Range(rowKey + lo, rowKey + hi, out int s, out int e);
+                                if (e <= s) continue;
+                                rs[numRanges] = s; re[numRanges] = e; numRanges++;
+                                total += e - s;
+                            }
+                        }
+
+                        chunk.Reserve(total, withD2);
+                        int start = chunk.Count, count = start;
+                        fixed (int* js = chunk.J)
+                        fixed (double* d2s = chunk.D2)
+                        {
+                            if (d == 3 && Vector256.IsHardwareAccelerated)
+                                count = Scan3(grid, p, r2, numRanges, rs, re, js, d2s, withD2, count);
+                            else
+                            {
+                                for (int q = 0; q < numRanges; q++)
+                                {
+                                    int e = re[q];
+                                    for (int o = rs[q]; o < e; o++)
+                                    {
+                                        double* xo = S + (long)o * d;
+                                        double dd = 0;
+                                        for (int k = 0; k < d; k++)
+                                        {
+                                            double dk = xo[k] - xp[k];
+                                            dd += dk * dk;
+                                        }
+                                        js[count] = ord[o];
+                                        if (withD2) d2s[count] = dd;
+                                        count += (dd <= r2) & (o != p) ? 1 : 0;
+                                    }
                                 }
                             }
                         }
-                    }
-                    else
-                    {
-                        int pb = p * d;
-                        for (int q = 0; q < numRanges; q++)
-                        {
-                            int e = re[q];
-                            for (int o = rs[q]; o < e; o++)
-                            {
-                                int ob = o * d;
-                                double dd = 0;
-                                for (int k = 0; k < d; k++)
-                                {
-                                    double dk = sorted[ob + k] - sorted[pb + k];
-                                    dd += dk * dk;
-                                }
-                                if (dd <= r2 && o != p)
-                                {
-                                    js[count] = order[o];
-                                    if (withD2) d2s[count] = dd;
-                                    count++;
-                                }
-                            }
-                        }
-                    }
 
-                    int found = count - start;
-                    if (withD2 && found > _cap)
-                    {
-                        KeepNearest(chunk, start, found, _cap);
-                        chunk.Dropped += found - _cap;
-                        chunk.Truncated++;
-                        found = _cap;
+                        int found = count - start;
+                        if (withD2 && found > _cap)
+                        {
+                            KeepNearest(chunk, start, found, _cap);
+                            chunk.Dropped += found - _cap;
+                            chunk.Truncated++;
+                            found = _cap;
+                        }
+                        fixed (int* js = chunk.J) InsertionSort(js + start, found);
+                        chunk.Count = start + found;
+                        int node = p0 + ord[p];
+                        _off[node] = start;
+                        _cnt[node] = found;
+                        _chunkOf[node] = chunkIndex;
                     }
-                    js.AsSpan(start, found).Sort();
-                    chunk.Count = start + found;
-                    _off[p] = start;
-                    _cnt[p] = found;
-                    _chunkOf[p] = chunkIndex;
                 }
+            }
+        }
+
+        /// <summary>
+        /// Distance tests of target <paramref name="p"/> against the sorted-order ranges, four
+        /// points at a time (axis-major coordinates). The arithmetic is the scalar one (separate
+        /// multiplies and adds in dimension order, no fused multiply-add), so results are exact.
+        /// </summary>
+        private static unsafe int Scan3(CellGrid grid, int p, double r2, int numRanges, int[] rs, int[] re, int* js, double* d2s, bool withD2, int count)
+        {
+            int n = grid.N;
+            fixed (double* axes = grid.SortedByAxis)
+            fixed (int* ord = grid.Order)
+            {
+                double* xs = axes, ys = axes + n, zs = axes + 2 * n;
+                double x = xs[p], y = ys[p], z = zs[p];
+                var vx = Vector256.Create(x);
+                var vy = Vector256.Create(y);
+                var vz = Vector256.Create(z);
+                var vr2 = Vector256.Create(r2);
+                double* lanes = stackalloc double[4];
+                for (int q = 0; q < numRanges; q++)
+                {
+                    int o = rs[q], e = re[q];
+                    for (; o + 4 <= e; o += 4)
+                    {
+                        var dx = Vector256.Load(xs + o) - vx;
+                        var dy = Vector256.Load(ys + o) - vy;
+                        var dz = Vector256.Load(zs + o) - vz;
+                        var dd = dx * dx + dy * dy + dz * dz;
+                        uint mask = Vector256.LessThanOrEqual(dd, vr2).ExtractMostSignificantBits();
+                        if (mask == 0) continue;
+                        if (withD2) dd.Store(lanes);
+                        do
+                        {
+                            int b = BitOperations.TrailingZeroCount(mask);
+                            mask &= mask - 1;
+                            if (o + b == p) continue;
+                            js[count] = ord[o + b];
+                            if (withD2) d2s[count] = lanes[b];
+                            count++;
+                        } while (mask != 0);
+                    }
+                    for (; o < e; o++)
+                    {
+                        double dx = xs[o] - x, dy = ys[o] - y, dz = zs[o] - z;
+                        double dd = dx * dx + dy * dy + dz * dz;
+                        js[count] = ord[o];
+                        if (withD2) d2s[count] = dd;
+                        count += (dd <= r2) & (o != p) ? 1 : 0;
+                    }
+                }
+            }
+            return count;
+        }
+
+        /// <summary>Sorts a short list in place (lists hold about the mean degree, tens of entries).</summary>
+        private static unsafe void InsertionSort(int* a, int length)
+        {
+            if (length > 64)
+            {
+                new Span<int>(a, length).Sort();
+                return;
+            }
+            for (int t = 1; t < length; t++)
+            {
+                int v = a[t], u = t - 1;
+                while (u >= 0 && a[u] > v) { a[u + 1] = a[u]; u--; }
+                a[u + 1] = v;
             }
         }
 
@@ -333,30 +443,58 @@ public static class RadiusGraph
             for (int t = 0; t < keep; t++) chunk.J[start + t] = cand[t].J;
         }
 
-        /// <summary>Appends the edges of the graph in target order (local index), adding self-loops.</summary>
-        private void Compact(int p0, int n, EdgeAccumulator acc)
+        /// <summary>Writes the [2, E] edge tensor (sources sorted within each target, self-loops inserted).</summary>
+        public unsafe Tensor Emit()
         {
-            long total = _self ? n : 0;
-            for (int p = 0; p < n; p++) total += _cnt[p];
-            acc.Reserve(total);
-            var dst = acc.Sources;
-            long w = acc.Count;
-            int[] rank = _grid.Rank;
-            for (int i = 0; i < n; i++)
+            foreach (var ch in _chunks) { Dropped += ch.Dropped; Truncated += ch.Truncated; }
+            int n = _in.N;
+            int selfAdd = _self ? 1 : 0;
+            var edgeStart = new long[n + 1];
+            for (int i = 0; i < n; i++) edgeStart[i + 1] = edgeStart[i] + _cnt[i] + selfAdd;
+            long e = edgeStart[n];
+            var t = torch.empty([2, e], ScalarType.Int64);
+            if (e == 0) return t;
+            long* src = EdgeTensor.RowPointer(t, 0), dst = EdgeTensor.RowPointer(t, 1);
+            var ptr = _in.Ptr;
+
+            void FillTargets()
             {
-                int p = rank[i];
-                int cnt = _cnt[p];
-                var js = _chunks[_chunkOf[p]].J.AsSpan(_off[p], cnt);
-                int t = 0;
-                if (_self)
-                {
-                    for (; t < cnt && js[t] < i; t++) dst[w++] = p0 + js[t];
-                    dst[w++] = p0 + i;
-                }
-                for (; t < cnt; t++) dst[w++] = p0 + js[t];
-                acc.Degree[p0 + i] = cnt + (_self ? 1 : 0);
+                for (int i = 0; i < n; i++)
+                    new Span<long>(dst + edgeStart[i], _cnt[i] + selfAdd).Fill(i);
             }
-            acc.Count = w;
+
+            void FillSources()
+            {
+                // Lists are sorted; copy them in target order, inserting the self-loop.
+                for (int g = 0; g + 1 < ptr.Length; g++)
+                {
+                    int p0 = (int)ptr[g];
+                    for (int i = p0; i < ptr[g + 1]; i++)
+                    {
+                        var js = _chunks[_chunkOf[i]].J.AsSpan(_off[i], _cnt[i]);
+                        long w = edgeStart[i];
+                        int q = 0;
+                        if (_self)
+                        {
+                            for (; q < js.Length && p0 + js[q] < i; q++) src[w++] = p0 + js[q];
+                            src[w++] = i;
+                        }
+                        for (; q < js.Length; q++) src[w++] = p0 + js[q];
+                    }
+                }
+            }
+
+            Prof.Mark("alloc");
+            if (_threads > 1 && e >= 1_000_000)
+                Parallel.Invoke(new ParallelOptions { MaxDegreeOfParallelism = 2 }, FillTargets, FillSources);
+            else
+            {
+                FillTargets();
+                Prof.Mark("targets");
+                FillSources();
+                Prof.Mark("sources");
+            }
+            return t;
         }
     }
 }
@@ -364,7 +502,7 @@ public static class RadiusGraph
 internal static class Prof
 {
     static readonly bool On = Environment.GetEnvironmentVariable("NBPROF") == "1";
-    static System.Diagnostics.Stopwatch _sw = new();
+        static System.Diagnostics.Stopwatch _sw = new();
     static readonly List<string> _log = [];
     public static void Start() { if (On) { _log.Clear(); _sw.Restart(); } }
     public static void Mark(string s) { if (On) { _log.Add($"{s} {_sw.Elapsed.TotalMilliseconds:F1}"); _sw.Restart(); } }

@@ -25,16 +25,54 @@ public class RadiusGraphTests
         var rng = new Random(1000 * d + n);
         var x = Uniform(rng, n, d);
         using var pos = Tensor(x, d);
-        foreach (int m in new[] { 1, 2 })
+        var expected = Radius(x, d, [0, n], r);
+        foreach (var (m, clip) in SearchVariants)
         {
             RadiusGraph.CellsPerCutoff = m;
+            RadiusGraph.ClipRowsPerTarget = clip;
             try
             {
                 using var result = RadiusGraph.Build(pos, r);
-                AssertSameEdges(Radius(x, d, [0, n], r), result.EdgeIndex);
+                AssertSameEdges(expected, result.EdgeIndex);
                 Assert.Equal(0, result.DroppedEdges);
             }
-            finally { RadiusGraph.CellsPerCutoff = 2; }
+            finally { RadiusGraph.CellsPerCutoff = 1; RadiusGraph.ClipRowsPerTarget = false; }
+        }
+    }
+
+    /// <summary>Cells per cutoff and per-target row clipping: every variant must give the same edges.</summary>
+    private static readonly (int M, bool Clip)[] SearchVariants = [(1, false), (1, true), (2, false), (2, true), (3, true)];
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void PairsAtExactlyTheCutoffWithRandomOffsetsAreAllFound(int d)
+    {
+        // Pairs (a, a + r e_0) with dyadic a, r: the distance is exactly r and the pairs straddle
+        // cell boundaries at every possible fractional position; a search that reaches one cell
+        // too few (or rounds the cell assignment carelessly) misses some of them.
+        var rng = new Random(53 + d);
+        const int pairs = 2000;
+        const double r = 0.375;
+        var x = new double[2 * pairs * d];
+        for (int t = 0; t < pairs; t++)
+        {
+            for (int k = 0; k < d; k++) x[2 * t * d + k] = x[(2 * t + 1) * d + k] = rng.Next(0, 1 << 20) / 4096.0;
+            x[(2 * t + 1) * d] += r;
+        }
+        using var pos = Tensor(x, d);
+        var expected = Radius(x, d, [0, 2 * pairs], r);
+        Assert.True(expected.Count >= 2 * pairs);
+        foreach (var (m, clip) in SearchVariants)
+        {
+            RadiusGraph.CellsPerCutoff = m;
+            RadiusGraph.ClipRowsPerTarget = clip;
+            try
+            {
+                using var result = RadiusGraph.Build(pos, r);
+                AssertSameEdges(expected, result.EdgeIndex);
+            }
+            finally { RadiusGraph.CellsPerCutoff = 1; RadiusGraph.ClipRowsPerTarget = false; }
         }
     }
 
