@@ -353,7 +353,7 @@ public static class RadiusGraph
                             chunk.Truncated++;
                             found = _cap;
                         }
-                        fixed (int* js = chunk.J) InsertionSort(js + start, found);
+                        fixed (int* js = chunk.J) SmallSort.Sort(js + start, found);
                         chunk.Count = start + found;
                         int node = p0 + ord[p];
                         _off[node] = start;
@@ -415,22 +415,6 @@ public static class RadiusGraph
                 }
             }
             return count;
-        }
-
-        /// <summary>Sorts a short list in place (lists hold about the mean degree, tens of entries).</summary>
-        private static unsafe void InsertionSort(int* a, int length)
-        {
-            if (length > 64)
-            {
-                new Span<int>(a, length).Sort();
-                return;
-            }
-            for (int t = 1; t < length; t++)
-            {
-                int v = a[t], u = t - 1;
-                while (u >= 0 && a[u] > v) { a[u + 1] = a[u]; u--; }
-                a[u + 1] = v;
-            }
         }
 
         /// <summary>Moves the <paramref name="keep"/> nearest of the candidates (by distance, then index) to the front.</summary>

@@ -77,6 +77,26 @@ public class RadiusGraphTests
     }
 
     [Fact]
+    public void DegreesFromZeroToHundredsAreAllSortedCorrectly()
+    {
+        // A density gradient (points concentrated towards the origin) gives per-target lists of
+        // every length, exercising each branch of the small-list sort (≤ 8, ≤ 16, ≤ 32, ≤ 64, more).
+        var rng = new Random(59);
+        int n = 1500;
+        var x = new double[n * 3];
+        for (int t = 0; t < x.Length; t++) x[t] = Math.Pow(rng.NextDouble(), 3);
+        using var pos = Tensor(x, 3);
+        using var result = RadiusGraph.Build(pos, 0.08);
+        var expected = Radius(x, 3, [0, n], 0.08);
+        AssertSameEdges(expected, result.EdgeIndex);
+        var degree = expected.GroupBy(e => e.I).Select(g => g.Count()).ToList();
+        Assert.Contains(degree, c => c > 64);
+        Assert.Contains(degree, c => c is > 16 and <= 32);
+        Assert.Contains(degree, c => c is > 32 and <= 64);
+        Assert.Contains(degree, c => c is > 0 and <= 8);
+    }
+
+    [Fact]
     public void Float32InputUsesTheExactFloat64DistanceOfTheRoundedCoordinates()
     {
         var rng = new Random(7);
