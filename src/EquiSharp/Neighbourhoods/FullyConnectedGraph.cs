@@ -26,7 +26,7 @@ public static class FullyConnectedGraph
     {
         if (numNodes < 0)
             throw new ArgumentOutOfRangeException(nameof(numNodes), numNodes, "The number of nodes must be non-negative.");
-        return Build([numNodes], selfLoops, device);
+        return FromNodeCounts([numNodes], selfLoops, device);
     }
 
     /// <summary>Fully connected edges of every graph of a batch given by its sorted batch vector.</summary>
@@ -41,7 +41,7 @@ public static class FullyConnectedGraph
         var ptr = NeighbourInput.PtrFromBatch("FullyConnectedGraph", batch, checked((int)batch.shape[0]));
         var counts = new long[ptr.Length - 1];
         for (int g = 0; g < counts.Length; g++) counts[g] = ptr[g + 1] - ptr[g];
-        return Build(counts, selfLoops, batch.device);
+        return FromNodeCounts(counts, selfLoops, batch.device);
     }
 
     /// <summary>Fully connected edges of every graph of a <see cref="GraphBatch"/> (from its node counts).</summary>
@@ -50,14 +50,14 @@ public static class FullyConnectedGraph
     public static Tensor Build(GraphBatch batch, bool selfLoops = false)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        return Build(batch.NodeCounts, selfLoops, batch.Positions.device);
+        return FromNodeCounts(batch.NodeCounts, selfLoops, batch.Positions.device);
     }
 
     /// <summary>Fully connected edges of consecutive graphs with the given node counts.</summary>
     /// <param name="nodeCounts">Node count of every graph (each ≥ 0); graph g owns the nodes after those of graphs 0..g−1.</param>
     /// <param name="selfLoops">Also add i → i for every node.</param>
     /// <param name="device">Device of the result (default CPU).</param>
-    public static Tensor Build(IReadOnlyList<long> nodeCounts, bool selfLoops = false, Device? device = null)
+    public static Tensor FromNodeCounts(IReadOnlyList<long> nodeCounts, bool selfLoops = false, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(nodeCounts);
         device ??= torch.CPU;
