@@ -11,7 +11,7 @@ namespace EquiSharp.Benchmarks;
 /// mean of ~32 neighbours away from the faces) is the reference against scipy's cKDTree build +
 /// query_pairs (~155 ms on the project machine).
 /// </summary>
-[MemoryDiagnoser]
+[MemoryDiagnoser, MinColumn, MaxColumn]
 public class RadiusGraphBenchmarks
 {
     private Tensor _cloud = null!;
