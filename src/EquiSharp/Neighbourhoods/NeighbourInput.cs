@@ -106,7 +106,8 @@ internal static class EdgeTensor
             for (long s = 0; s < numEdges; s += Chunk)
             {
                 long len = Math.Min(Chunk, numEdges - s);
-                using var view = t[r].narrow(0, s, len);
+                using var rowView = t[r];
+                using var view = rowView.narrow(0, s, len);
                 fill(r, s, MemoryMarshal.Cast<byte, long>(view.bytes));
             }
         return t;
@@ -118,7 +119,8 @@ internal static class EdgeTensor
     /// </summary>
     public static unsafe long* RowPointer(Tensor t, int row)
     {
-        using var first = t[row].narrow(0, 0, 1);
+        using var rowView = t[row];
+        using var first = rowView.narrow(0, 0, 1);
         fixed (byte* p = first.bytes) return (long*)p;
     }
 
