@@ -12,10 +12,11 @@ namespace EquiSharp.Neighbourhoods;
 /// (dimension order), then by smaller source index, so the result is unique and deterministic.</para>
 /// <para><b>Small graphs.</b> A graph with n ≤ k nodes has fewer than k candidates: each node then
 /// receives edges from all n − 1 other nodes (the graph is fully connected), never an error.</para>
-/// <para><b>Algorithm.</b> Per graph, the points are binned into a grid of about max(2, k/2) points
+/// <para><b>Algorithm.</b> Per graph, the points are binned into a grid of about max(2, k/4) points
 /// per cell; each target visits shells of cells at growing Chebyshev distance s = 0, 1, 2, … while
 /// keeping its k best candidates in a bounded max-heap, and stops once the k-th best distance is
-/// below s·h (no unvisited point can be closer). Expected cost O(N·k log k) for well-spread clouds.
+/// below the distance from the target to the outside of the visited block of cells (no unvisited
+/// point can then be closer, or tie with a smaller index). Expected cost O(N·k log k) for well-spread clouds.
 /// The sources of each target are emitted sorted, so the edge index is ordered by target then
 /// source. Large graphs are split over threads by blocks of cells; the result does not depend on the
 /// thread count. The search runs on the CPU; the result is moved to the device of the positions.</para>
@@ -67,6 +68,7 @@ public static class KnnGraph
         public double[] HeapD2 = [];
         public int[] HeapJ = [];
         public long[] Cell = [];
+        public double[] U = [];
     }
 
     private sealed class Search(NeighbourInput input, int k, bool self, int threads)
@@ -159,7 +161,9 @@ public static class KnnGraph
             double maxExt = 0;
             foreach (var e in ext) maxExt = Math.Max(maxExt, e);
             if (maxExt == 0) return 1.0;
-            double occupancy = Math.Max(2.0, k / 2.0);
+            // About k/4 points per cell: in 3D the k-th neighbour then lies within ~1 cell side, so
+            // most targets stop after the 27 cells of the first shell.
+            double occupancy = Math.Max(2.0, k / 4.0);
             double logVolume = 0;
             foreach (var e in ext) logVolume += Math.Log(Math.Max(e, maxExt * 1e-9));
             double h = Math.Exp((logVolume + Math.Log(occupancy / n)) / d);
@@ -178,9 +182,14 @@ public static class KnnGraph
             var grid = _grid;
             int d = grid.D, lead = d - 1;
             if (wk.HeapD2.Length < kk) { wk.HeapD2 = new double[kk]; wk.HeapJ = new int[kk]; }
-            if (wk.Cell.Length < 2 * d) wk.Cell = new long[2 * d];
+            if (wk.Cell.Length < 4 * d) wk.Cell = new long[4 * d];
             var cell = wk.Cell.AsSpan(0, d);
             var off = wk.Cell.AsSpan(d, d);
+            var offLo = wk.Cell.AsSpan(2 * d, d);
+            var offHi = wk.Cell.AsSpan(3 * d, d);
+            if (wk.U.Length < d) wk.U = new double[d];
+            var u = wk.U;
+            double invH2 = grid.InvH * grid.InvH;
             double[] hd = wk.HeapD2;
             int[] hj = wk.HeapJ;
             double[] sorted = grid.Sorted;
@@ -199,38 +208,75 @@ public static class KnnGraph
                 {
                     int size = 0;
                     int pb = p * d;
+                    for (int q = 0; q < d; q++) u[q] = (sorted[pb + q] - grid.Min[q]) * grid.InvH;
                     for (long s = 0; ; s++)
                     {
-                        // Enumerate the shell at Chebyshev distance s as runs along the last dimension.
-                        int leadSide = (int)(2 * s + 1);
-                        long leadTotal = 1;
-                        for (int q = 0; q < lead; q++) leadTotal *= leadSide;
-                        for (long t = 0; t < leadTotal; t++)
+                        // Enumerate the shell at Chebyshev distance s as runs along the last dimension:
+                        // an odometer over the leading offsets, clipped to the grid.
+                        for (int q = 0; q < lead; q++)
                         {
-                            long rest = t, rowKey = 0;
-                            bool inside = true, onShell = false;
-                            for (int q = lead - 1; q >= 0; q--)
+                            offLo[q] = Math.Max(-s, -cell[q]);
+                            offHi[q] = Math.Min(s, grid.Dims[q] - 1 - cell[q]);
+                            off[q] = offLo[q];
+                        }
+                        long cl = cell[d - 1];
+                        while (true)
+                        {
+                            long rowKey = 0;
+                            bool onShell = s == 0;
+                            double gap2 = 0;   // squared gap (cell units) to the row in the leading dimensions
+                            for (int q = 0; q < lead; q++)
                             {
-                                off[q] = rest % leadSide - s;
-                                rest /= leadSide;
-                                long cq = cell[q] + off[q];
-                                if (cq < 0 || cq >= grid.Dims[q]) { inside = false; break; }
-                                if (Math.Abs(off[q]) == s) onShell = true;
-                                rowKey += cq * grid.Stride[q];
+                                rowKey += (cell[q] + off[q]) * grid.Stride[q];
+                                if (off[q] == s || off[q] == -s) onShell = true;
+                                double g = off[q] > 0 ? cell[q] + off[q] - u[q] : off[q] < 0 ? u[q] - (cell[q] + off[q] + 1) : 0;
+                                if (g > 0) gap2 += g * g;
                             }
-                            if (!inside) continue;
-                            long cl = cell[d - 1];
-                            if (onShell || s == 0)
-                                Visit(rowKey + Math.Max(0, cl - s), rowKey + Math.Min(lastDims - 1, cl + s));
+                            long lo = Math.Max(0, cl - s), hi = Math.Min(lastDims - 1, cl + s);
+                            if (size == kk)
+                            {
+                                // Heap full: skip rows, and cells of a row, that lie farther than
+                                // the current k-th distance (conservatively, for rounding).
+                                double w = hd[0] * invH2 * (1 + 1e-7) + 1e-9;
+                                if (gap2 > w) goto next;
+                                double half = Math.Sqrt(w - gap2);
+                                lo = Math.Max(lo, (long)Math.Floor(u[d - 1] - half));
+                                hi = Math.Min(hi, (long)Math.Floor(u[d - 1] + half));
+                            }
+                            if (onShell)
+                            {
+                                if (lo <= hi) Visit(rowKey + lo, rowKey + hi);
+                            }
                             else
                             {
-                                if (cl - s >= 0) Visit(rowKey + cl - s, rowKey + cl - s);
-                                if (cl + s < lastDims) Visit(rowKey + cl + s, rowKey + cl + s);
+                                if (cl - s >= lo && cl - s <= hi) Visit(rowKey + cl - s, rowKey + cl - s);
+                                if (cl + s <= hi && cl + s >= lo) Visit(rowKey + cl + s, rowKey + cl + s);
                             }
+                        next:
+                            int qq = lead - 1;
+                            while (qq >= 0)
+                            {
+                                if (++off[qq] <= offHi[qq]) break;
+                                off[qq] = offLo[qq];
+                                qq--;
+                            }
+                            if (qq < 0) break;
                         }
                         if (s >= maxRing) break;
-                        double bound = s * h;
-                        if (size == kk && hd[0] < bound * bound) break;
+                        if (size == kk)
+                        {
+                            // Distance (cell units) from the target to the outside of the visited
+                            // block of cells, ignoring sides where the block reaches the grid edge.
+                            double gap = double.PositiveInfinity;
+                            for (int q = 0; q < d; q++)
+                            {
+                                double uq = u[q];
+                                if (cell[q] - s > 0) gap = Math.Min(gap, uq - (cell[q] - s));
+                                if (cell[q] + s < grid.Dims[q] - 1) gap = Math.Min(gap, cell[q] + s + 1 - uq);
+                            }
+                            double bound = Math.Max(0, gap - 1e-9) * h;
+                            if (hd[0] < bound * bound) break;
+                        }
                     }
 
                     // Heap → sources sorted by index, stored at the target's local index.
@@ -245,11 +291,21 @@ public static class KnnGraph
                         {
                             if (o == p) continue;
                             int ob = o * d;
-                            double dd = 0;
-                            for (int q = 0; q < d; q++)
+                            double dd;
+                            if (d == 3)
                             {
-                                double dq = sorted[ob + q] - sorted[pb + q];
-                                dd += dq * dq;
+                                double dx = sorted[ob] - sorted[pb], dy = sorted[ob + 1] - sorted[pb + 1], dz = sorted[ob + 2] - sorted[pb + 2];
+                                dd = dx * dx + dy * dy + dz * dz;
+                                if (size == kk && dd > hd[0]) continue;
+                            }
+                            else
+                            {
+                                dd = 0;
+                                for (int q = 0; q < d; q++)
+                                {
+                                    double dq = sorted[ob + q] - sorted[pb + q];
+                                    dd += dq * dq;
+                                }
                             }
                             int j = order[o];
                             if (size < kk)
