@@ -25,8 +25,14 @@ public static class KnnGraph
 {
     private const int ParallelThreshold = 20_000;
 
-    /// <summary>Most threads one search uses (default: the processor count). 1 disables threading.</summary>
-    public static int MaxThreads { get; set; } = Environment.ProcessorCount;
+    /// <summary>
+    /// Most threads one search uses (default 1, like <see cref="EquiSharp.Runtime.TorchRuntime.DefaultThreads"/>).
+    /// Graphs of at least 20,000 nodes are split over up to this many threads; the result does not
+    /// depend on it. Raise it (e.g. to <see cref="Environment.ProcessorCount"/>) for large clouds on
+    /// an otherwise idle machine: on the shared 2-core project machine two threads were not
+    /// reliably faster.
+    /// </summary>
+    public static int MaxThreads { get; set; } = 1;
 
     /// <summary>k-nearest-neighbour graph of <paramref name="positions"/>, per graph of <paramref name="batch"/>.</summary>
     /// <param name="positions">Positions [N, d], floating point, finite; any d ≥ 1.</param>

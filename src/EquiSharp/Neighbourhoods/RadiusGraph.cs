@@ -53,8 +53,14 @@ public static class RadiusGraph
     /// </summary>
     public static bool ClipRowsPerTarget { get; set; }
 
-    /// <summary>Most threads one search uses (default: the processor count). 1 disables threading.</summary>
-    public static int MaxThreads { get; set; } = Environment.ProcessorCount;
+    /// <summary>
+    /// Most threads one search uses (default 1, like <see cref="EquiSharp.Runtime.TorchRuntime.DefaultThreads"/>).
+    /// Graphs of at least 20,000 nodes are split over up to this many threads; the result does not
+    /// depend on it. Raise it (e.g. to <see cref="Environment.ProcessorCount"/>) for large clouds on
+    /// an otherwise idle machine: on the shared 2-core project machine two threads were not
+    /// reliably faster.
+    /// </summary>
+    public static int MaxThreads { get; set; } = 1;
 
     /// <summary>Radius graph of the points <paramref name="positions"/>, per graph of <paramref name="batch"/>.</summary>
     /// <param name="positions">Positions [N, d], float32 or float64 (any floating dtype), finite; any d ≥ 1 (cost grows as (2m+1)^d, d ≤ 3 is the intended use).</param>
