@@ -67,6 +67,41 @@ public class NBodyModelsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void LinearDynamicsIsConstantVelocityWithALearnedTimeAndE3Equivariant()
+    {
+        var gen = new Generator(5);
+        var model = new NBodyLinearDynamics(initialTime: 0.3);
+        model.to(ScalarType.Float64);
+        using var batch = Data.Value.CreateBatch(NBodySplit.Test, new[] { 0, 1, 2 }, dtype: ScalarType.Float64);
+        var v = batch.NodeVectors!.view(-1, 3);
+        var y = model.forward(batch);
+        double t0 = model.Time.item<double>();
+        Assert.Equal(0.3, t0, 6);
+        Assert.True(E3.MaxAbs(y - (batch.Positions + t0 * v)) < 1e-15);
+        foreach (bool reflect in new[] { false, true })
+        {
+            var q = E3.RandomOrthogonal(gen, reflect);
+            var shift = torch.randn(new long[] { 1, 3 }, dtype: ScalarType.Float64, generator: gen) * 5;
+            Assert.True(E3.MaxAbs(model.forward(Transformed(batch, q, shift)) - (y.matmul(q) + shift)) < 1e-12);
+        }
+        Assert.Single(model.parameters());
+
+        // Training moves t to the least-squares optimum t* = SUM v·(x_T − x) / SUM |v|².
+        var dx = batch.NodeTarget! - batch.Positions;
+        double tStar = ((v * dx).sum() / v.square().sum()).item<double>();
+        var optimizer = torch.optim.Adam(model.parameters(), lr: 0.02);
+        for (int step = 0; step < 300; step++)
+        {
+            using var scope = torch.NewDisposeScope();
+            optimizer.zero_grad();
+            nn.functional.mse_loss(model.forward(batch), batch.NodeTarget!).backward();
+            optimizer.step();
+        }
+        output.WriteLine($"t: 0.3 -> {model.Time.item<double>():F4}, optimum {tStar:F4}");
+        Assert.Equal(tStar, model.Time.item<double>(), 2);
+    }
+
+    [Fact]
     public void GnnBaselineIsNotRotationEquivariant()
     {
         // The check must detect a non-equivariant model, or it proves nothing about EGNN.
@@ -119,8 +154,9 @@ public class NBodyModelsTests(ITestOutputHelper output)
         Assert.IsType<NBodyEgnn>(NBodyModels.Create("EGNN"));
         Assert.IsType<NBodyGnn>(NBodyModels.Create("gnn"));
         Assert.IsType<NBodyLinear>(NBodyModels.Create("linear"));
+        Assert.IsType<NBodyLinearDynamics>(NBodyModels.Create("linear-vel"));
         var e = Assert.Throws<ArgumentException>(() => NBodyModels.Create("segnn"));
-        Assert.Contains("egnn, gnn, linear", e.Message);
+        Assert.Contains("egnn, gnn, linear, linear-vel", e.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => NBodyModels.Create("egnn", new NBodyModelOptions(Layers: 0)));
 
         using var batch = Data.Value.CreateBatch(NBodySplit.Test, new[] { 0 });
