@@ -13,9 +13,8 @@ namespace EquiSharp.Aggregation;
 /// <para>Routes: sum and mean use libtorch's <c>index_add</c> (differentiable). TorchSharp 0.107
 /// exposes no <c>scatter_reduce</c>/<c>index_reduce</c>, so max and min call libtorch's
 /// <c>scatter_reduce(amax/amin, include_self=False)</c> through a TorchScript function compiled
-/// once per process from a string (<see cref="torch.jit.compile"/>): one native op; under autograd the
-/// gradient is routed to the extremal entries explicitly (shared equally among ties, as in PyTorch),
-/// which is several times faster than libtorch's backward of <c>scatter_reduce</c>.
+/// once per process from a string (<see cref="torch.jit.compile"/>): one native op, with
+/// libtorch's own backward (the gradient of tied maxima is shared equally among them, as in PyTorch).
 /// Softmax subtracts the per-node maximum (detached: a constant shift leaves softmax unchanged)
 /// before exponentiating, so it is stable for large inputs.</para>
 /// <para>Every result has exactly <c>dimSize</c> rows; rows that receive nothing are 0. The index
@@ -77,44 +76,14 @@ def scatter_amin(src: Tensor, index: Tensor, dim_size: int) -> Tensor:
     public static Tensor Max(Tensor src, Tensor index, long dimSize)
     {
         Check(src, index, dimSize, nameof(Max));
-        return Extremum("scatter_amax", src, index, dimSize);
+        return (Tensor)Compiled.Value.invoke("scatter_amax", src, index, dimSize);
     }
 
     /// <summary>Per-channel minimum of the rows sent to each k; 0 where none arrive.</summary>
     public static Tensor Min(Tensor src, Tensor index, long dimSize)
     {
         Check(src, index, dimSize, nameof(Min));
-        return Extremum("scatter_amin", src, index, dimSize);
-    }
-
-    /// <summary>
-    /// Max or min through the compiled <c>scatter_reduce</c>. Without autograd that is the whole
-    /// computation. With autograd, libtorch's own backward of <c>scatter_reduce</c> was 5-10x slower
-    /// than the forward pass, so the gradient is routed explicitly instead: the extremal entries of
-    /// each row get weight 1/(number of ties), and the result is the exact extremum plus the zero-valued
-    /// but differentiable term SUM(src·w) − SUM(src·w).detach(); the gradient is the same as
-    /// PyTorch's (shared equally among tied extrema). Non-finite results pass no gradient.
-    /// </summary>
-    private static Tensor Extremum(string function, Tensor src, Tensor index, long dimSize)
-    {
-        if (!src.requires_grad || !torch.is_grad_enabled())
-            return (Tensor)Compiled.Value.invoke(function, src, index, dimSize);
-        using var scope = torch.NewDisposeScope();
-        Tensor result, weights, miss;
-        using (torch.no_grad())
-        {
-            var values = src.detach();
-            result = (Tensor)Compiled.Value.invoke(function, values, index, dimSize);
-            var hit = values.eq(result.index_select(0, index));
-            miss = hit.logical_not();
-            weights = hit.to_type(src.dtype);
-            var ties = torch.zeros_like(result).index_add_(0, index, weights, 1);
-            weights.div_(ties.index_select(0, index).clamp_min_(1));
-        }
-        // masked_fill first: an infinite non-extremal entry times weight 0 would be NaN.
-        var routed = Sum(src.masked_fill(miss, 0) * weights, index, dimSize);
-        var exact = result + (routed - routed.detach());
-        return torch.where(result.isfinite(), exact, result).MoveToOuterDisposeScope();
+        return (Tensor)Compiled.Value.invoke("scatter_amin", src, index, dimSize);
     }
 
     /// <summary>

@@ -104,7 +104,7 @@ public class ScatterTests
     }
 
     [Fact]
-    public void ExtremaWithAutogradEqualThoseWithoutExactlyAndSurviveInfinities()
+    public void ExtremaWithAutogradEqualThoseWithoutAndSurviveInfinities()
     {
         var gen = new Generator(4);
         var values = torch.randn(new long[] { 200, 3 }, dtype: ScalarType.Float32, generator: gen);
@@ -115,14 +115,14 @@ public class ScatterTests
             var src = values.clone().requires_grad_(true);
             var withGrad = extremum(src, index, 50);
             Assert.True(withGrad.requires_grad);
-            Assert.True(plain.equal(withGrad.detach()).all().item<bool>(), "the autograd route must not change a single bit of the result");
+            Assert.True(plain.equal(withGrad.detach()).all().item<bool>(), "autograd must not change the result");
         }
         var x = torch.tensor(new double[] { double.PositiveInfinity, 1, double.NegativeInfinity, 2 }).requires_grad_(true);
         var i = torch.tensor(new long[] { 0, 0, 1, 1 });
         var max = Scatter.Max(x, i, 2);
         Assert.Equal(new[] { double.PositiveInfinity, 2 }, max.data<double>().ToArray());
         max.sum().backward();
-        Assert.Equal(new double[] { 0, 0, 0, 1 }, x.grad!.data<double>().ToArray());
+        Assert.Equal(new double[] { 1, 0, 0, 1 }, x.grad!.data<double>().ToArray());
     }
 
     [Fact]
