@@ -29,6 +29,10 @@ internal static class NBodyCli
         ["linear"] = 0.0819, ["linear-vel"] = 0.0819, ["gnn"] = 0.0107, ["egnn"] = 0.0071,
     };
 
+    /// <summary>The reference code's learning rate for a model (its README: 1e-3 for the GNN, 5e-4 for EGNN; 5e-4 for the rest).</summary>
+    public static double ReferenceLearningRate(string model) =>
+        string.Equals(model.Trim(), "gnn", StringComparison.OrdinalIgnoreCase) ? 1e-3 : 5e-4;
+
     /// <summary>The default data folder for a seed and split sizes (under runs/, which git ignores).</summary>
     public static string DefaultDataFolder(long seed, NBodySplitSizes sizes) =>
         Path.Combine("runs", "data", $"nbody-s{seed}-{sizes.Train}-{sizes.Valid}-{sizes.Test}");

@@ -39,7 +39,7 @@ internal static class TrainCommand
         var epochs = new Option<int>("--epochs") { Description = $"Training epochs (reference: 10000; --quick: {QuickEpochs}).", DefaultValueFactory = _ => 10000 }.AtLeast(1);
         var quick = new Option<bool>("--quick") { Description = $"Short demonstration run: {QuickEpochs} epochs (unless --epochs is given), everything else as in the reference protocol." };
         var batchSize = new Option<int>("--batch-size") { Description = "Systems per mini-batch.", DefaultValueFactory = _ => 100 }.AtLeast(1);
-        var lr = new Option<double>("--lr") { Description = "Base learning rate.", DefaultValueFactory = _ => 5e-4 }.Positive();
+        var lr = new Option<double>("--lr") { Description = "Base learning rate (default: the reference's, 1e-3 for gnn and 5e-4 for the other models)." }.Positive();
         var weightDecay = new Option<double>("--weight-decay") { Description = "Weight decay (L2 for adam, decoupled for adamw).", DefaultValueFactory = _ => 1e-12 }.Positive(allowZero: true);
         var optimizer = new Option<string>("--optimizer") { Description = "Optimiser: adam or adamw.", DefaultValueFactory = _ => "adam" };
         optimizer.AcceptOnlyFromAmong("adam", "adamw");
@@ -87,13 +87,14 @@ internal static class TrainCommand
             int epochCount = parse.GetValue(quick) && !parse.WasGiven(epochs) ? QuickEpochs : parse.GetValue(epochs);
             if (parse.GetValue(warmup) >= epochCount)
                 throw new CliException($"--warmup ({parse.GetValue(warmup)}) must be smaller than the number of epochs ({epochCount}).");
-            if (parse.GetValue(minLr) > parse.GetValue(lr))
-                throw new CliException($"--min-lr ({parse.GetValue(minLr)}) must not exceed --lr ({parse.GetValue(lr)}).");
+            double learningRate = parse.WasGiven(lr) ? parse.GetValue(lr) : NBodyCli.ReferenceLearningRate(parse.GetValue(model)!);
+            if (parse.GetValue(minLr) > learningRate)
+                throw new CliException($"--min-lr ({parse.GetValue(minLr)}) must not exceed --lr ({learningRate}).");
             var options = new TrainerOptions
             {
                 Epochs = epochCount,
                 BatchSize = parse.GetValue(batchSize),
-                LearningRate = parse.GetValue(lr),
+                LearningRate = learningRate,
                 WeightDecay = parse.GetValue(weightDecay),
                 Optimizer = parse.GetValue(optimizer) == "adamw" ? OptimizerKind.AdamW : OptimizerKind.Adam,
                 Schedule = parse.GetValue(schedule) == "cosine" ? LearningRateSchedule.Cosine : LearningRateSchedule.Constant,
