@@ -122,7 +122,8 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
 
         var blocks1 = new Tensor?[IrrepsIn1.Count];
         var blocks2 = new Tensor?[IrrepsIn2.Count];
-        var outputs = new Tensor?[IrrepsOut.Count];
+        // Every path accumulates in place into its block of one preallocated output.
+        var result = torch.zeros(new[] { n, (long)IrrepsOut.Dim }, dtype: x1.dtype, device: x1.device);
         for (int p = 0; p < _plans.Length; p++)
         {
             var plan = _plans[p];
@@ -135,23 +136,9 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
                 pw = perRow ? w!.narrow(1, plan.WeightOffset, plan.WeightNumel) : w!.narrow(0, plan.WeightOffset, plan.WeightNumel);
                 pw = pw.view(perRow ? new[] { n }.Concat(plan.WeightShape).ToArray() : plan.WeightShape);
             }
-            var y = Contract(plan, b1, b2, kernels[p], pw, perRow, n);
-            outputs[plan.Ins.Out] = outputs[plan.Ins.Out] is null ? y : outputs[plan.Ins.Out]!.add(y);
+            var target = Block(result, IrrepsOut, plan.Ins.Out, n);
+            Contract(plan, b1, b2, kernels[p], pw, perRow, n, target);
         }
-        var pieces = new List<Tensor>();
-        for (int o = 0; o < IrrepsOut.Count; o++)
-        {
-            if (IrrepsOut[o].Dim == 0) continue;
-            pieces.Add(outputs[o] is null
-                ? torch.zeros(new[] { n, (long)IrrepsOut[o].Dim }, dtype: x1.dtype, device: x1.device)
-                : outputs[o]!.reshape(n, IrrepsOut[o].Dim));
-        }
-        var result = pieces.Count switch
-        {
-            0 => torch.zeros(new[] { n, 0L }, dtype: x1.dtype, device: x1.device),
-            1 => pieces[0],
-            _ => torch.cat(pieces, 1),
-        };
         return result.reshape(lead.Append(IrrepsOut.Dim).ToArray()).MoveToOuterDisposeScope();
     }
 
@@ -160,7 +147,8 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
 
     // ------------------------------------------------------------------ contraction
 
-    private static Tensor Contract(PathPlan plan, Tensor x1, Tensor x2, Tensor kernel, Tensor? w, bool perRow, long n)
+    /// <summary>Adds the path's output [n, mulOut, 2l_out+1] into <paramref name="target"/> (a view of the result).</summary>
+    private static void Contract(PathPlan plan, Tensor x1, Tensor x2, Tensor kernel, Tensor? w, bool perRow, long n, Tensor target)
     {
         long u = plan.Mul1.Mul, v = plan.Mul2.Mul, wOut = plan.MulOut.Mul;
         long d1 = plan.Mul1.Irrep.Dim, d2 = plan.Mul2.Irrep.Dim, dO = plan.MulOut.Irrep.Dim;
@@ -169,38 +157,49 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
         switch (plan.Ins.Mode)
         {
             case ConnectionMode.Uvw:
+            {
+                // t[n, k, (u, v)] = Σ_i x2C[n, v, i, k] x1[n, u, i], then one matrix product with W[(u, v), w].
+                Tensor t;
+                if (v == 1) t = torch.bmm(x2c.view(n, d1, dO).transpose(1, 2), x1.transpose(1, 2)); // [n, dO, u]
+                else
+                    t = torch.bmm(x2c.permute(0, 1, 3, 2).reshape(n, v * dO, d1), x1.transpose(1, 2)) // [n, (v, dO), u]
+                        .view(n, v, dO, u).permute(0, 2, 3, 1);
+                var o = perRow
+                    ? torch.bmm(t.reshape(n, dO, u * v), w!.view(n, u * v, wOut))
+                    : t.reshape(n * dO, u * v).matmul(w!.view(u * v, wOut)).view(n, dO, wOut);
+                target.add_(o.transpose(1, 2));
+                return;
+            }
+            case ConnectionMode.Uvu when v == 1:
+            {
+                var t = torch.bmm(x1, x2c.view(n, d1, dO)); // [n, u, dO]
+                if (w is null) target.add_(t);
+                else target.addcmul_(t, perRow ? w.view(n, u, 1) : w.view(u, 1), 1.0);
+                return;
+            }
             case ConnectionMode.Uvu:
             case ConnectionMode.Uvv:
             {
                 // t[n, u, v, k] = Σ_i x1[n, u, i] x2C[n, v, i, k]
-                var rhs = v == 1 ? x2c.view(n, d1, dO) : x2c.permute(0, 2, 1, 3).reshape(n, d1, v * dO);
-                var t = torch.bmm(x1, rhs); // [n, u, v·dO]
-                if (plan.Ins.Mode == ConnectionMode.Uvw)
-                {
-                    var tt = t.view(n, u * v, dO).transpose(1, 2); // [n, dO, uv]
-                    var o = perRow ? torch.bmm(tt, w!.view(n, u * v, wOut)) : tt.matmul(w!.view(u * v, wOut));
-                    return o.transpose(1, 2); // [n, w, dO]
-                }
-                if (plan.Ins.Mode == ConnectionMode.Uvu)
-                {
-                    if (v == 1) return w is null ? t : t * (perRow ? w.view(n, u, 1) : w.view(u, 1));
-                    var t4 = t.view(n, u, v, dO);
-                    return (w is null ? t4 : t4 * (perRow ? w.view(n, u, v, 1) : w.view(u, v, 1))).sum(2);
-                }
-                {
-                    var t4 = t.view(n, u, v, dO);
-                    return (w is null ? t4 : t4 * (perRow ? w.view(n, u, v, 1) : w.view(u, v, 1))).sum(1);
-                }
+                var t = torch.bmm(x1, x2c.permute(0, 2, 1, 3).reshape(n, d1, v * dO)).view(n, u, v, dO);
+                var weighted = w is null ? t : t * (perRow ? w.view(n, u, v, 1) : w.view(u, v, 1));
+                target.add_(weighted.sum(plan.Ins.Mode == ConnectionMode.Uvu ? 2 : 1));
+                return;
             }
             default:
             {
                 // Paired channels: d[n, u, k] = Σ_i x1[n, u, i] x2C[n, u, i, k]
                 var d = (x1.unsqueeze(-1) * x2c).sum(2);
                 if (plan.Ins.Mode == ConnectionMode.Uuu)
-                    return w is null ? d : d * (perRow ? w.view(n, u, 1) : w.view(u, 1));
+                {
+                    if (w is null) target.add_(d);
+                    else target.addcmul_(d, perRow ? w.view(n, u, 1) : w.view(u, 1), 1.0);
+                    return;
+                }
                 var dt = d.transpose(1, 2); // [n, dO, u]
                 var o = perRow ? torch.bmm(dt, w!.view(n, u, wOut)) : dt.matmul(w!.view(u, wOut));
-                return o.transpose(1, 2);
+                target.add_(o.transpose(1, 2));
+                return;
             }
         }
     }
