@@ -44,7 +44,7 @@ public sealed class Activation
         return (Constant == 1 ? y : y * Constant).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The output irrep for a scalar input of parity <paramref name="inputParity"/>; throws when f has no symmetry and the input is odd.</summary>
+    /// <summary>The output irrep for the scalar input irrep <paramref name="input"/>; throws when f has no symmetry and the input is odd.</summary>
     public Irrep OutputIrrep(Irrep input)
     {
         if (input.L != 0) throw new ArgumentException($"Activations act on scalars only, got {input}.");

@@ -22,8 +22,9 @@ public static class Wigner3j
     public static Tensor Get(int l1, int l2, int l3, ScalarType dtype = ScalarType.Float64, Device? device = null)
     {
         var values = Values(l1, l2, l3);
-        using var t = torch.tensor(values, new long[] { 2 * l1 + 1, 2 * l2 + 1, 2 * l3 + 1 }, dtype: ScalarType.Float64);
-        return t.to(dtype, device ?? CPU);
+        var t = torch.tensor(values, new long[] { 2 * l1 + 1, 2 * l2 + 1, 2 * l3 + 1 }, dtype: ScalarType.Float64);
+        if (dtype == ScalarType.Float64 && (device is null || device.type == DeviceType.CPU)) return t;
+        using (t) return t.to(dtype, device ?? CPU);
     }
 
     /// <summary>C flattened in row-major order (i, j, k), shared cached array: do not modify.</summary>

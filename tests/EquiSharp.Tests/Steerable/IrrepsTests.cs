@@ -1,5 +1,7 @@
 using EquiSharp.Steerable;
 using EquiSharp.Symmetry;
+using FsCheck;
+using FsCheck.Fluent;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
@@ -68,5 +70,23 @@ public class IrrepsTests
         Assert.True(torch.allclose(di[TensorIndex.Slice(3, 6), TensorIndex.Slice(3, 6)], improper, 1e-10, 1e-12)); // 1o: D = R
         Assert.True(torch.allclose(di[TensorIndex.Slice(6, 9), TensorIndex.Slice(6, 9)], r, 1e-10, 1e-12)); // 1e: D = det(R) R
         Assert.Equal(0.0, di[0, 3].item<double>());
+    }
+
+    [Fact]
+    public void PrintThenParse_IsTheIdentity_AndDimensionsAdd()
+    {
+        Prop.ForAll(Gen.Choose(0, 10_000).ToArbitrary(), seed =>
+        {
+            var rnd = new Random(seed);
+            var blocks = Enumerable.Range(0, rnd.Next(0, 6)).Select(_ => new MulIrrep(rnd.Next(0, 20), new Irrep(rnd.Next(0, 9), rnd.Next(2) == 0 ? 1 : -1))).ToArray();
+            var irreps = new Irreps(blocks);
+            var parsed = Irreps.Parse(irreps.ToString());
+            var simplified = irreps.Simplify();
+            return parsed == irreps
+                && irreps.Dim == blocks.Sum(b => b.Mul * (2 * b.Irrep.L + 1))
+                && simplified.Dim == irreps.Dim
+                && irreps.Sort().Sorted.Dim == irreps.Dim
+                && (irreps + simplified).Dim == 2 * irreps.Dim;
+        }).QuickCheckThrowOnFailure();
     }
 }
