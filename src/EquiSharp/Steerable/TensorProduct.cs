@@ -120,25 +120,42 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
         var (w, perRow) = ResolveWeights(weights, lead, n, x1);
         var kernels = Kernels(x1.dtype, x1.device);
 
-        var blocks1 = new Tensor?[IrrepsIn1.Count];
-        var blocks2 = new Tensor?[IrrepsIn2.Count];
-        // Every path accumulates in place into its block of one preallocated output.
-        var result = torch.zeros(new[] { n, (long)IrrepsOut.Dim }, dtype: x1.dtype, device: x1.device);
+        // Split inputs and weights once: the backward of a split is one concatenation, whereas a
+        // narrow per path would scatter each path's gradient into a full-size zero tensor.
+        var blocks1 = Split(a1, IrrepsIn1, n);
+        var blocks2 = Split(a2, IrrepsIn2, n);
+        var pathWeights = new Tensor?[_plans.Length];
+        if (w is not null && WeightNumel > 0)
+        {
+            var pieces = w.split(_plans.Select(pl => pl.WeightNumel).ToArray(), perRow ? 1 : 0);
+            for (int p = 0; p < _plans.Length; p++)
+                if (_plans[p].Ins.HasWeight)
+                    pathWeights[p] = pieces[p].view(perRow ? new[] { n }.Concat(_plans[p].WeightShape).ToArray() : _plans[p].WeightShape);
+        }
+        var accumulators = new Accumulator[IrrepsOut.Count];
+        for (int o = 0; o < accumulators.Length; o++) accumulators[o] = new Accumulator();
         for (int p = 0; p < _plans.Length; p++)
         {
             var plan = _plans[p];
             if (plan.Mul1.Mul == 0 || plan.Mul2.Mul == 0 || plan.MulOut.Mul == 0) continue;
-            var b1 = blocks1[plan.Ins.In1] ??= Block(a1, IrrepsIn1, plan.Ins.In1, n);
-            var b2 = blocks2[plan.Ins.In2] ??= Block(a2, IrrepsIn2, plan.Ins.In2, n);
-            Tensor? pw = null;
-            if (plan.Ins.HasWeight)
-            {
-                pw = perRow ? w!.narrow(1, plan.WeightOffset, plan.WeightNumel) : w!.narrow(0, plan.WeightOffset, plan.WeightNumel);
-                pw = pw.view(perRow ? new[] { n }.Concat(plan.WeightShape).ToArray() : plan.WeightShape);
-            }
-            var target = Block(result, IrrepsOut, plan.Ins.Out, n);
-            Contract(plan, b1, b2, kernels[p], pw, perRow, n, target);
+            Contract(plan, blocks1[plan.Ins.In1], blocks2[plan.Ins.In2], kernels[p], pathWeights[p], perRow, n, accumulators[plan.Ins.Out]);
         }
+        var outputs = new List<Tensor>();
+        for (int o = 0; o < IrrepsOut.Count; o++)
+        {
+            var mi = IrrepsOut[o];
+            if (mi.Dim == 0) continue;
+            var acc = accumulators[o];
+            outputs.Add(acc.Value is null
+                ? torch.zeros(new[] { n, (long)mi.Dim }, dtype: x1.dtype, device: x1.device)
+                : (acc.Transposed ? acc.Value.transpose(1, 2) : acc.Value).reshape(n, mi.Dim));
+        }
+        var result = outputs.Count switch
+        {
+            0 => torch.zeros(new[] { n, 0L }, dtype: x1.dtype, device: x1.device),
+            1 => outputs[0],
+            _ => torch.cat(outputs, 1),
+        };
         return result.reshape(lead.Append(IrrepsOut.Dim).ToArray()).MoveToOuterDisposeScope();
     }
 
@@ -147,13 +164,38 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
 
     // ------------------------------------------------------------------ contraction
 
-    /// <summary>Adds the path's output [n, mulOut, 2l_out+1] into <paramref name="target"/> (a view of the result).</summary>
-    private static void Contract(PathPlan plan, Tensor x1, Tensor x2, Tensor kernel, Tensor? w, bool perRow, long n, Tensor target)
+    /// <summary>
+    /// The running sum of the paths into one output block: [n, mul, d], or [n, d, mul] when
+    /// <see cref="Transposed"/>. It is always a tensor the tensor product created itself (never a view),
+    /// so later paths add into it in place without copies in the backward pass.
+    /// </summary>
+    private sealed class Accumulator
+    {
+        public Tensor? Value;
+        public bool Transposed;
+
+        public void Add(Tensor own, bool transposed)
+        {
+            if (Value is null) { Value = own; Transposed = transposed; }
+            else Value.add_(transposed == Transposed ? own : own.transpose(1, 2));
+        }
+
+        /// <summary>Adds t · w (t [n, mul, d] in the untransposed layout, w broadcastable).</summary>
+        public void AddProduct(Tensor t, Tensor w)
+        {
+            if (Value is null) { Value = t * w; Transposed = false; }
+            else if (!Transposed) Value.addcmul_(t, w, 1.0);
+            else Value.add_((t * w).transpose(1, 2));
+        }
+    }
+
+    /// <summary>Adds the path's output into <paramref name="acc"/>.</summary>
+    private static void Contract(PathPlan plan, Tensor x1, Tensor x2, Tensor kernel, Tensor? w, bool perRow, long n, Accumulator acc)
     {
         long u = plan.Mul1.Mul, v = plan.Mul2.Mul, wOut = plan.MulOut.Mul;
         long d1 = plan.Mul1.Irrep.Dim, d2 = plan.Mul2.Irrep.Dim, dO = plan.MulOut.Irrep.Dim;
         // x2C[n, v, i, k] = Σ_j x2[n, v, j] C[i, j, k] (C already carries the path coefficient).
-        var x2c = x2.reshape(n * v, d2).matmul(kernel).view(n, v, d1, dO);
+        var x2c = (v == 1 ? x2.view(n, d2) : x2.reshape(n * v, d2)).matmul(kernel).view(n, v, d1, dO);
         switch (plan.Ins.Mode)
         {
             case ConnectionMode.Uvw:
@@ -166,15 +208,15 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
                         .view(n, v, dO, u).permute(0, 2, 3, 1);
                 var o = perRow
                     ? torch.bmm(t.reshape(n, dO, u * v), w!.view(n, u * v, wOut))
-                    : t.reshape(n * dO, u * v).matmul(w!.view(u * v, wOut)).view(n, dO, wOut);
-                target.add_(o.transpose(1, 2));
+                    : t.reshape(n, dO, u * v).matmul(w!.view(u * v, wOut)); // [n, dO, w]
+                acc.Add(o, transposed: true);
                 return;
             }
             case ConnectionMode.Uvu when v == 1:
             {
                 var t = torch.bmm(x1, x2c.view(n, d1, dO)); // [n, u, dO]
-                if (w is null) target.add_(t);
-                else target.addcmul_(t, perRow ? w.view(n, u, 1) : w.view(u, 1), 1.0);
+                if (w is null) acc.Add(t, false);
+                else acc.AddProduct(t, perRow ? w.view(n, u, 1) : w.view(u, 1));
                 return;
             }
             case ConnectionMode.Uvu:
@@ -183,7 +225,7 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
                 // t[n, u, v, k] = Σ_i x1[n, u, i] x2C[n, v, i, k]
                 var t = torch.bmm(x1, x2c.permute(0, 2, 1, 3).reshape(n, d1, v * dO)).view(n, u, v, dO);
                 var weighted = w is null ? t : t * (perRow ? w.view(n, u, v, 1) : w.view(u, v, 1));
-                target.add_(weighted.sum(plan.Ins.Mode == ConnectionMode.Uvu ? 2 : 1));
+                acc.Add(weighted.sum(plan.Ins.Mode == ConnectionMode.Uvu ? 2 : 1), false);
                 return;
             }
             default:
@@ -192,22 +234,24 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
                 var d = (x1.unsqueeze(-1) * x2c).sum(2);
                 if (plan.Ins.Mode == ConnectionMode.Uuu)
                 {
-                    if (w is null) target.add_(d);
-                    else target.addcmul_(d, perRow ? w.view(n, u, 1) : w.view(u, 1), 1.0);
+                    if (w is null) acc.Add(d, false);
+                    else acc.AddProduct(d, perRow ? w.view(n, u, 1) : w.view(u, 1));
                     return;
                 }
-                var dt = d.transpose(1, 2); // [n, dO, u]
-                var o = perRow ? torch.bmm(dt, w!.view(n, u, wOut)) : dt.matmul(w!.view(u, wOut));
-                target.add_(o.transpose(1, 2));
+                var o = perRow ? torch.bmm(d.transpose(1, 2), w!.view(n, u, wOut)) : d.transpose(1, 2).matmul(w!.view(u, wOut)); // [n, dO, w]
+                acc.Add(o, transposed: true);
                 return;
             }
         }
     }
 
-    private static Tensor Block(Tensor x, Irreps irreps, int index, long n)
+    /// <summary>The blocks of x [n, irreps.Dim] as views [n, mul, 2l + 1] (one split, so one concatenation in the backward pass).</summary>
+    private static Tensor[] Split(Tensor x, Irreps irreps, long n)
     {
-        var (start, end) = irreps.Slice(index);
-        return x.narrow(1, start, end - start).view(n, irreps[index].Mul, irreps[index].Irrep.Dim);
+        var pieces = irreps.Count == 1 ? new[] { x } : x.split(irreps.Select(b => (long)b.Dim).ToArray(), 1);
+        var blocks = new Tensor[irreps.Count];
+        for (int i = 0; i < irreps.Count; i++) blocks[i] = pieces[i].view(n, irreps[i].Mul, irreps[i].Irrep.Dim);
+        return blocks;
     }
 
     private (Tensor? Weights, bool PerRow) ResolveWeights(Tensor? weights, long[] lead, long n, Tensor like)
