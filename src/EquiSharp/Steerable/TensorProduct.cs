@@ -133,7 +133,7 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
                     pathWeights[p] = pieces[p].view(perRow ? new[] { n }.Concat(_plans[p].WeightShape).ToArray() : _plans[p].WeightShape);
         }
         var accumulators = new Accumulator[IrrepsOut.Count];
-        for (int o = 0; o < accumulators.Length; o++) accumulators[o] = new Accumulator();
+        for (int o = 0; o < accumulators.Length; o++) accumulators[o] = new Accumulator(n, IrrepsOut[o].Mul, IrrepsOut[o].Irrep.Dim);
         for (int p = 0; p < _plans.Length; p++)
         {
             var plan = _plans[p];
@@ -146,9 +146,7 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
             var mi = IrrepsOut[o];
             if (mi.Dim == 0) continue;
             var acc = accumulators[o];
-            outputs.Add(acc.Value is null
-                ? torch.zeros(new[] { n, (long)mi.Dim }, dtype: x1.dtype, device: x1.device)
-                : (acc.Transposed ? acc.Value.transpose(1, 2) : acc.Value).reshape(n, mi.Dim));
+            outputs.Add(acc.IsEmpty ? torch.zeros(new[] { n, (long)mi.Dim }, dtype: x1.dtype, device: x1.device) : acc.Result());
         }
         var result = outputs.Count switch
         {
@@ -165,28 +163,56 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
     // ------------------------------------------------------------------ contraction
 
     /// <summary>
-    /// The running sum of the paths into one output block: [n, mul, d], or [n, d, mul] when
-    /// <see cref="Transposed"/>. It is always a tensor the tensor product created itself (never a view),
-    /// so later paths add into it in place without copies in the backward pass.
+    /// The running sum of the paths into one output block of shape (n, mul, d). It is always a tensor
+    /// the tensor product created itself (never a view), so later paths add into it in place without
+    /// copies in the backward pass. Layouts: [n, mul, d], [n, d, mul], or the matrix [n·d, mul] that
+    /// uvw paths accumulate into with one in-place matrix product each.
     /// </summary>
-    private sealed class Accumulator
+    private sealed class Accumulator(long n, long mul, long d)
     {
-        public Tensor? Value;
-        public bool Transposed;
+        private enum Layout { Blocks, Transposed, Matrix }
 
+        private Tensor? _value;
+        private Layout _layout;
+
+        public bool IsEmpty => _value is null;
+
+        /// <summary>Adds <paramref name="own"/> [n, mul, d] (or [n, d, mul] when <paramref name="transposed"/>).</summary>
         public void Add(Tensor own, bool transposed)
         {
-            if (Value is null) { Value = own; Transposed = transposed; }
-            else Value.add_(transposed == Transposed ? own : own.transpose(1, 2));
+            if (_value is null) { _value = own; _layout = transposed ? Layout.Transposed : Layout.Blocks; return; }
+            var asTransposed = transposed ? own : own.transpose(1, 2);
+            switch (_layout)
+            {
+                case Layout.Blocks: _value.add_(transposed ? own.transpose(1, 2) : own); break;
+                case Layout.Transposed: _value.add_(asTransposed); break;
+                default: _value.add_(asTransposed.reshape(n * d, mul)); break;
+            }
         }
 
-        /// <summary>Adds t · w (t [n, mul, d] in the untransposed layout, w broadcastable).</summary>
+        /// <summary>Adds t · w (t [n, mul, d], w broadcastable).</summary>
         public void AddProduct(Tensor t, Tensor w)
         {
-            if (Value is null) { Value = t * w; Transposed = false; }
-            else if (!Transposed) Value.addcmul_(t, w, 1.0);
-            else Value.add_((t * w).transpose(1, 2));
+            if (_value is null) { _value = t * w; _layout = Layout.Blocks; }
+            else if (_layout == Layout.Blocks) _value.addcmul_(t, w, 1.0);
+            else Add(t * w, false);
         }
+
+        /// <summary>Adds (t W) viewed as [n, d, mul], for t [n·d, k] and W [k, mul].</summary>
+        public void AddMatmul(Tensor t, Tensor w)
+        {
+            if (_value is null) { _value = t.mm(w); _layout = Layout.Matrix; }
+            else if (_layout == Layout.Matrix) _value.addmm_(t, w, 1f, 1f);
+            else Add(t.mm(w).view(n, d, mul), true);
+        }
+
+        /// <summary>The sum as [n, mul·d] in the irreps layout.</summary>
+        public Tensor Result() => _layout switch
+        {
+            Layout.Blocks => _value!.reshape(n, mul * d),
+            Layout.Transposed => _value!.transpose(1, 2).reshape(n, mul * d),
+            _ => _value!.view(n, d, mul).transpose(1, 2).reshape(n, mul * d),
+        };
     }
 
     /// <summary>Adds the path's output into <paramref name="acc"/>.</summary>
@@ -206,10 +232,8 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
                 else
                     t = torch.bmm(x2c.permute(0, 1, 3, 2).reshape(n, v * dO, d1), x1.transpose(1, 2)) // [n, (v, dO), u]
                         .view(n, v, dO, u).permute(0, 2, 3, 1);
-                var o = perRow
-                    ? torch.bmm(t.reshape(n, dO, u * v), w!.view(n, u * v, wOut))
-                    : t.reshape(n, dO, u * v).matmul(w!.view(u * v, wOut)); // [n, dO, w]
-                acc.Add(o, transposed: true);
+                if (perRow) acc.Add(torch.bmm(t.reshape(n, dO, u * v), w!.view(n, u * v, wOut)), transposed: true); // [n, dO, w]
+                else acc.AddMatmul(t.reshape(n * dO, u * v), w!.view(u * v, wOut));
                 return;
             }
             case ConnectionMode.Uvu when v == 1:

@@ -150,4 +150,43 @@ public class TensorProductTests
         Assert.Contains("does not contain 1o", e.Message);
         Assert.Throws<ArgumentException>(() => new TensorProduct("2x0e", "3x0e", "2x0e", new[] { new TensorProductInstruction(0, 0, 0, ConnectionMode.Uuu) }));
     }
+
+    [Fact]
+    public void MixedModesIntoOneOutput_EqualTheSumOfSinglePaths()
+    {
+        using var scope = torch.NewDisposeScope();
+        var gen = new Generator(81);
+        Irreps a = "2x1o+2x0e", b = "2x1o+1x2e", c = "2x1o+2x0e";
+        var paths = new[]
+        {
+            new TensorProductInstruction(1, 0, 0, ConnectionMode.Uvu),               // 2x0e x 2x1o -> 2x1o
+            new TensorProductInstruction(0, 1, 0, ConnectionMode.Uvw),               // 2x1o x 1x2e -> 2x1o
+            new TensorProductInstruction(1, 0, 0, ConnectionMode.Uuu, false),        // 2x0e x 2x1o -> 2x1o, channel-wise
+            new TensorProductInstruction(0, 1, 0, ConnectionMode.Uvu, true, 2.0),    // 2x1o x 1x2e -> 2x1o, path weight 2
+            new TensorProductInstruction(1, 0, 0, ConnectionMode.Uvv, false),        // 2x0e x 2x1o -> 2x1o, summed over u
+            new TensorProductInstruction(0, 0, 1, ConnectionMode.Uuw),               // 2x1o x 2x1o -> 2x0e
+        };
+        var x1 = Randn(gen, 4, a.Dim);
+        var x2 = Randn(gen, 4, b.Dim);
+        // Both orders: the first path into an output block decides the accumulator's layout.
+        foreach (var order in new[] { paths, new[] { paths[1], paths[0], paths[2], paths[3], paths[4], paths[5] } })
+        foreach (bool perRow in new[] { false, true })
+        {
+            var all = new TensorProduct(a, b, c, order, pathNormalization: PathNormalization.None, internalWeights: false);
+            var w = perRow ? Randn(gen, 4, all.WeightNumel) : Randn(gen, all.WeightNumel);
+            var sum = torch.zeros(4, c.Dim, dtype: ScalarType.Float64);
+            long offset = 0;
+            foreach (var path in order)
+            {
+                var single = new TensorProduct(a, b, c, new[] { path }, pathNormalization: PathNormalization.None, internalWeights: false);
+                var ws = perRow ? w[.., TensorIndex.Slice(offset, offset + single.WeightNumel)] : w[TensorIndex.Slice(offset, offset + single.WeightNumel)];
+                sum = sum + (single.WeightNumel == 0 ? single.forward(x1, x2, null) : single.forward(x1, x2, ws));
+                offset += single.WeightNumel;
+            }
+            Assert.True(torch.allclose(all.forward(x1, x2, w), sum, 1e-12, 1e-12), $"perRow = {perRow}");
+        }
+        var mixed = new TensorProduct(a, b, c, paths, internalWeights: false);
+        var shared = Randn(gen, mixed.WeightNumel);
+        Assert.True(EquivarianceError((p, q) => mixed.forward(p, q, shared), a, b, c, gen) < 1e-10);
+    }
 }
