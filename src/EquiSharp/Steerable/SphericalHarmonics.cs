@@ -66,13 +66,24 @@ public sealed class SphericalHarmonics : nn.Module<Tensor, Tensor>
         if (x.dim() < 1 || x.shape[^1] != 3 || !x.is_floating_point())
             throw new ArgumentException($"Spherical harmonics need floating point vectors [..., 3], got {GraphValidation.Shape(x)} ({x.dtype}).", nameof(x));
         using var scope = torch.NewDisposeScope();
-        var v = normalize ? SafeNormalize(x) : x;
+        int lmax = ls.Max();
+        Tensor v;
+        Tensor? r2 = null;
+        if (normalize)
+        {
+            var squared = (x * x).sum(-1, keepdim: true);
+            var nonzero = squared > 0;
+            v = x / torch.where(nonzero, squared, 1.0).sqrt();
+            // |v|² is exactly 1, or 0 for the zero vector: a constant without gradient keeps the
+            // polynomials homogeneous (Y_l(0) = 0 for l > 0) at the cost of one mask.
+            if (lmax >= 2) r2 = nonzero.squeeze(-1).to(x.dtype);
+        }
+        else v = x;
         // e3nn's y axis is the polar axis: the standard real harmonics evaluated at (X, Y, Z) = (z, x, y).
         var bx = v[TensorIndex.Ellipsis, 2];
         var by = v[TensorIndex.Ellipsis, 0];
         var bz = v[TensorIndex.Ellipsis, 1];
-        int lmax = ls.Max();
-        var r2 = lmax >= 2 ? bx * bx + by * by + bz * bz : null;
+        if (lmax >= 2 && r2 is null) r2 = bx * bx + by * by + bz * bz;
 
         // C_m + i S_m = (X + i Y)^m, the azimuthal factors times sin^m θ.
         var cos = new Tensor[lmax + 1];
@@ -80,46 +91,48 @@ public sealed class SphericalHarmonics : nn.Module<Tensor, Tensor>
         if (lmax >= 1) { cos[1] = bx; sin[1] = by; }
         for (int m = 2; m <= lmax; m++)
         {
-            cos[m] = bx * cos[m - 1] - by * sin[m - 1];
-            sin[m] = bx * sin[m - 1] + by * cos[m - 1];
+            cos[m] = (bx * cos[m - 1]).sub_(by * sin[m - 1]);
+            sin[m] = (bx * sin[m - 1]).add_(by * cos[m - 1]);
         }
 
         var needed = new HashSet<int>(ls);
         var components = new Dictionary<int, Tensor[]>();
         foreach (var l in needed) components[l] = new Tensor[2 * l + 1];
 
-        // Normalised Legendre factors P[l] (polynomials in Z and r², "norm" normalisation), one column m at a time.
-        // P[m] is the constant cm, represented by null.
+        // Column m of the normalised associated Legendre factors, polynomials in Z and r². Each Q[l]
+        // already carries its output factor g_l = F(l) (√2 for m > 0), so the recurrence
+        // P_l = a Z P_{l−1} − b r² P_{l−2} becomes Q_l = a g_l/g_{l−1} Z Q_{l−1} − b g_l/g_{l−2} r² Q_{l−2}.
+        // Q[m] is the constant cm·g_m, represented by null.
         double cm = 1;
         for (int m = 0; m <= lmax; m++)
         {
             if (m > 0) cm *= Math.Sqrt((2.0 * m - 1) / (2.0 * m));
-            var p = new Tensor?[lmax + 1];
+            double G(int l) => Factor(l, normalization) * (m == 0 ? 1 : Math.Sqrt(2));
+            var q = new Tensor?[lmax + 1];
             for (int l = m; l <= lmax; l++)
             {
-                if (l == m + 1) p[l] = bz * (Math.Sqrt(2.0 * m + 1) * cm);
+                if (l == m + 1) q[l] = bz * (Math.Sqrt(2.0 * m + 1) * cm * G(l));
                 else if (l >= m + 2)
                 {
-                    double a = (2.0 * l - 1) / Math.Sqrt((double)(l - m) * (l + m));
-                    double b = Math.Sqrt((double)(l + m - 1) * (l - m - 1) / ((double)(l - m) * (l + m)));
-                    var older = p[l - 2] is null ? r2! * (b * cm) : r2! * p[l - 2]! * b;
-                    p[l] = bz * p[l - 1]! * a - older;
+                    double a = (2.0 * l - 1) / Math.Sqrt((double)(l - m) * (l + m)) * G(l) / G(l - 1);
+                    double b = Math.Sqrt((double)(l + m - 1) * (l - m - 1) / ((double)(l - m) * (l + m))) * G(l) / G(l - 2);
+                    var next = (bz * q[l - 1]!).mul_(a);
+                    q[l] = q[l - 2] is null ? next.add_(r2!, -b * cm * G(l - 2)) : next.add_(r2! * q[l - 2]!, -b);
                 }
                 if (!needed.Contains(l)) continue;
-                double f = Factor(l, normalization) * (m == 0 ? 1 : Math.Sqrt(2));
                 var target = components[l];
+                double constant = cm * G(l);
                 if (m == 0)
-                    target[l] = p[l] is null ? torch.full_like(bz, f * cm) : p[l]! * f;
-                else if (p[l] is null)
+                    target[l] = q[l] is null ? torch.full_like(bz, constant) : q[l]!;
+                else if (q[l] is null)
                 {
-                    target[l + m] = cos[m] * (f * cm);
-                    target[l - m] = sin[m] * (f * cm);
+                    target[l + m] = cos[m] * constant;
+                    target[l - m] = sin[m] * constant;
                 }
                 else
                 {
-                    var pf = p[l]! * f;
-                    target[l + m] = pf * cos[m];
-                    target[l - m] = pf * sin[m];
+                    target[l + m] = q[l]! * cos[m];
+                    target[l - m] = q[l]! * sin[m];
                 }
             }
         }
@@ -135,14 +148,6 @@ public sealed class SphericalHarmonics : nn.Module<Tensor, Tensor>
         SphericalHarmonicsNormalization.Integral => Math.Sqrt((2 * l + 1) / (4 * Math.PI)),
         _ => throw new ArgumentOutOfRangeException(nameof(normalization), normalization, "Unknown normalisation."),
     };
-
-    /// <summary>x / |x| with 0 ↦ 0 and finite gradients at 0.</summary>
-    internal static Tensor SafeNormalize(Tensor x)
-    {
-        var r2 = (x * x).sum(-1, keepdim: true);
-        var safe = torch.where(r2 > 0, r2, torch.ones_like(r2)).sqrt();
-        return x / safe;
-    }
 
     private static int[] Degrees(Irreps irreps)
     {
