@@ -23,7 +23,7 @@ public class SteerableBenchmarks
     private FullyConnectedTensorProduct fc = null!;
     private TensorProduct uvu = null!;
 
-    [Params(2)]
+    [Params(1, 2)]
     public int Threads { get; set; }
 
     [GlobalSetup]
