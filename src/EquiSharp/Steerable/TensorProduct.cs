@@ -15,10 +15,14 @@ namespace EquiSharp.Steerable;
 /// <remarks>
 /// <para>Weights are laid out as in e3nn: path after path, each path's weights in the row-major shape
 /// of <see cref="TensorProductInstruction.WeightShape"/>.</para>
-/// <para>Each path is contracted in two small dense steps: input 2 with the 3j symbol (one matrix
+/// <para>Each path is contracted in small dense steps: input 2 with the 3j symbol (one matrix
 /// product [rows·v, 2l2+1] × [2l2+1, (2l1+1)(2l_out+1)]), then with input 1 as a batched product, and
-/// the weights last (uvw: one matrix product over u·v). This keeps every intermediate at most
-/// rows × mul × (2l+1)² and never materialises the outer product of the inputs.</para>
+/// the weights last (uvw: one matrix product over u·v). No intermediate exceeds
+/// rows × mul × (2l+1)², and the outer product of the inputs is never materialised. Inputs and
+/// weights are split once, and the paths into an output block accumulate in place into a tensor
+/// the product owns (shared uvw weights with <c>addmm_</c>), so the backward pass needs no
+/// full-size scatters. Every step is an ordinary differentiable operation: double backward (forces
+/// as gradients of an energy) works.</para>
 /// </remarks>
 public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
 {

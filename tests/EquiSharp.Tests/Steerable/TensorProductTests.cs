@@ -138,6 +138,11 @@ public class TensorProductTests
         var gen = new Generator(61);
         var tp = new FullyConnectedTensorProduct("2x0e+1o", "0e+1o", "3x0e+2x1o").to(ScalarType.Float64);
         Assert.Equal(2 * 1 * 3 + 2 * 1 * 2 + 1 * 1 * 2 + 1 * 1 * 3, tp.WeightNumel);
+        // e3nn's coefficients: component / element, sqrt((2l_out + 1) / Σ fan-in of the paths into the output).
+        var fc = new FullyConnectedTensorProduct("16x0e+16x1o+16x2e", "0e+1o+2e", "16x0e+16x1o+16x2e");
+        Assert.Equal(Math.Sqrt(1.0 / 48), fc.PathCoefficient(0), 12);       // 0e x 0e -> 0e; three 16-fan-in paths into 0e
+        Assert.Equal(Math.Sqrt(3.0 / 64), fc.PathCoefficient(1), 12);       // 0e x 1o -> 1o; four paths into 1o
+        Assert.Equal(11, fc.Instructions.Count);
         var y = tp.forward(Randn(gen, 2, 3, 5), Randn(gen, 2, 3, 4));
         Assert.Equal(new long[] { 2, 3, 9 }, y.shape);
         // Per-row weights equal to the internal ones reproduce the internal result.
