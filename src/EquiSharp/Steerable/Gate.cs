@@ -1,0 +1,99 @@
+using EquiSharp.Graphs;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace EquiSharp.Steerable;
+
+/// <summary>
+/// The gate non-linearity (e3nn's Gate). The input is scalars + gates + gated (in that order): the
+/// scalars go through their activations, the gates through theirs, and each copy of the gated irreps
+/// (l &gt; 0 usually) is multiplied by its own gate scalar. Output: activated scalars + gated irreps.
+/// Activations are normalised to unit second moment (<see cref="Activation"/>); on odd scalars they
+/// must be even or odd, which sets the output parity as in e3nn.
+/// </summary>
+public sealed class Gate : nn.Module<Tensor, Tensor>
+{
+    private readonly Activation[] _actScalars, _actGates;
+
+    /// <summary>Creates the gate; one activation per block of <paramref name="irrepsScalars"/> and of <paramref name="irrepsGates"/>.</summary>
+    public Gate(Irreps irrepsScalars, IReadOnlyList<Activation> actScalars, Irreps irrepsGates, IReadOnlyList<Activation> actGates, Irreps irrepsGated)
+        : base(nameof(Gate))
+    {
+        IrrepsScalars = irrepsScalars ?? throw new ArgumentNullException(nameof(irrepsScalars));
+        IrrepsGates = irrepsGates ?? throw new ArgumentNullException(nameof(irrepsGates));
+        IrrepsGated = irrepsGated ?? throw new ArgumentNullException(nameof(irrepsGated));
+        ArgumentNullException.ThrowIfNull(actScalars);
+        ArgumentNullException.ThrowIfNull(actGates);
+        if (irrepsScalars.Any(b => b.Irrep.L != 0) || irrepsGates.Any(b => b.Irrep.L != 0))
+            throw new ArgumentException($"Scalars '{irrepsScalars}' and gates '{irrepsGates}' must be l = 0 irreps.");
+        if (actScalars.Count != irrepsScalars.Count)
+            throw new ArgumentException($"{actScalars.Count} scalar activations for {irrepsScalars.Count} scalar blocks ('{irrepsScalars}').", nameof(actScalars));
+        if (actGates.Count != irrepsGates.Count)
+            throw new ArgumentException($"{actGates.Count} gate activations for {irrepsGates.Count} gate blocks ('{irrepsGates}').", nameof(actGates));
+        if (irrepsGates.NumIrreps != irrepsGated.NumIrreps)
+            throw new ArgumentException($"There are {irrepsGates.NumIrreps} gates ('{irrepsGates}') for {irrepsGated.NumIrreps} gated irreps ('{irrepsGated}'); they must match.");
+        _actScalars = actScalars.ToArray();
+        _actGates = actGates.ToArray();
+        var scalarsOut = new Irreps(irrepsScalars.Select((b, i) => new MulIrrep(b.Mul, _actScalars[i].OutputIrrep(b.Irrep))));
+        // The parity of each gate after its activation multiplies the parity of the irreps it gates.
+        var gateParities = irrepsGates.SelectMany((b, i) => Enumerable.Repeat(_actGates[i].OutputIrrep(b.Irrep).P, b.Mul)).ToArray();
+        var gatedOut = new List<MulIrrep>();
+        int g = 0;
+        foreach (var b in irrepsGated)
+        {
+            for (int c = 0; c < b.Mul; c++, g++)
+                gatedOut.Add(new MulIrrep(1, new Irrep(b.Irrep.L, b.Irrep.P * gateParities[g])));
+        }
+        IrrepsIn = irrepsScalars + irrepsGates + irrepsGated;
+        IrrepsOut = scalarsOut + new Irreps(gatedOut).Simplify();
+        RegisterComponents();
+    }
+
+    /// <summary>The scalars passed through activations.</summary>
+    public Irreps IrrepsScalars { get; }
+
+    /// <summary>The gate scalars.</summary>
+    public Irreps IrrepsGates { get; }
+
+    /// <summary>The gated irreps.</summary>
+    public Irreps IrrepsGated { get; }
+
+    /// <summary>scalars + gates + gated.</summary>
+    public Irreps IrrepsIn { get; }
+
+    /// <summary>activated scalars + gated irreps (parities from the activations).</summary>
+    public Irreps IrrepsOut { get; }
+
+    /// <summary>x [..., IrrepsIn.Dim] → [..., IrrepsOut.Dim].</summary>
+    public override Tensor forward(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.dim() < 1 || x.shape[^1] != IrrepsIn.Dim || !x.is_floating_point())
+            throw new ArgumentException($"Expected floating point [..., {IrrepsIn.Dim}] for irreps '{IrrepsIn}', got {GraphValidation.Shape(x)}.", nameof(x));
+        using var scope = torch.NewDisposeScope();
+        var lead = x.shape[..^1];
+        long n = lead.Aggregate(1L, (a, b) => a * b);
+        var flat = x.reshape(n, IrrepsIn.Dim);
+        var pieces = new List<Tensor>();
+        int offset = 0;
+        for (int i = 0; i < IrrepsScalars.Count; offset += IrrepsScalars[i].Dim, i++)
+            pieces.Add(_actScalars[i].Apply(flat.narrow(1, offset, IrrepsScalars[i].Dim)));
+        var gates = new List<Tensor>();
+        for (int i = 0; i < IrrepsGates.Count; offset += IrrepsGates[i].Dim, i++)
+            gates.Add(_actGates[i].Apply(flat.narrow(1, offset, IrrepsGates[i].Dim)));
+        if (IrrepsGated.Dim > 0)
+        {
+            var gate = gates.Count == 1 ? gates[0] : torch.cat(gates, 1); // [n, NumIrreps of gated]
+            int g = 0;
+            foreach (var b in IrrepsGated)
+            {
+                var block = flat.narrow(1, offset, b.Dim).view(n, b.Mul, b.Irrep.Dim);
+                pieces.Add((block * gate.narrow(1, g, b.Mul).unsqueeze(-1)).reshape(n, b.Dim));
+                offset += b.Dim;
+                g += b.Mul;
+            }
+        }
+        var result = pieces.Count == 0 ? torch.zeros(new[] { n, 0L }, dtype: x.dtype, device: x.device) : torch.cat(pieces, 1);
+        return result.reshape(lead.Append(IrrepsOut.Dim).ToArray()).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,390 @@
+using EquiSharp.Graphs;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace EquiSharp.Steerable;
+
+/// <summary>
+/// A tensor product defined as data (e3nn's TensorProduct): a list of paths
+/// (<see cref="TensorProductInstruction"/>) coupling blocks of two irreps-typed inputs into blocks of
+/// the output with the real 3j symbols, each scaled by e3nn's normalisation coefficient. Weights are
+/// internal (one shared <see cref="Parameter"/>, N(0, 1) initialised) or supplied per call, shared
+/// [WeightNumel] or per row [..., WeightNumel] (e.g. from a radial MLP of the edge length).
+/// </summary>
+/// <remarks>
+/// <para>Weights are laid out as in e3nn: path after path, each path's weights in the row-major shape
+/// of <see cref="TensorProductInstruction.WeightShape"/>.</para>
+/// <para>Each path is contracted in small dense steps: input 2 with the 3j symbol (one matrix
+/// product [rows·v, 2l2+1] × [2l2+1, (2l1+1)(2l_out+1)]), then with input 1 as a batched product, and
+/// the weights last (uvw: one matrix product over u·v). No intermediate exceeds
+/// rows × mul × (2l+1)², and the outer product of the inputs is never materialised. Inputs and
+/// weights are split once, and the paths into an output block accumulate in place into a tensor
+/// the product owns (shared uvw weights with <c>addmm_</c>), so the backward pass needs no
+/// full-size scatters. Every step is an ordinary differentiable operation: double backward (forces
+/// as gradients of an energy) works.</para>
+/// </remarks>
+public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
+{
+    private readonly PathPlan[] _plans;
+    private readonly Dictionary<(ScalarType, string), Tensor[]> _kernels = new();
+    private readonly object _kernelLock = new();
+    private readonly Parameter? weight;
+
+    /// <summary>Creates the tensor product.</summary>
+    /// <param name="irrepsIn1">Irreps of the first input.</param>
+    /// <param name="irrepsIn2">Irreps of the second input.</param>
+    /// <param name="irrepsOut">Irreps of the output.</param>
+    /// <param name="instructions">The paths.</param>
+    /// <param name="irrepNormalization">e3nn's irrep_normalization (default component).</param>
+    /// <param name="pathNormalization">e3nn's path_normalization (default element).</param>
+    /// <param name="internalWeights">True: one learnable weight vector; false: weights are passed to <see cref="forward(Tensor, Tensor, Tensor?)"/>.</param>
+    public TensorProduct(Irreps irrepsIn1, Irreps irrepsIn2, Irreps irrepsOut, IEnumerable<TensorProductInstruction> instructions,
+        IrrepNormalization irrepNormalization = IrrepNormalization.Component, PathNormalization pathNormalization = PathNormalization.Element,
+        bool internalWeights = true)
+        : base(nameof(TensorProduct))
+    {
+        IrrepsIn1 = irrepsIn1 ?? throw new ArgumentNullException(nameof(irrepsIn1));
+        IrrepsIn2 = irrepsIn2 ?? throw new ArgumentNullException(nameof(irrepsIn2));
+        IrrepsOut = irrepsOut ?? throw new ArgumentNullException(nameof(irrepsOut));
+        ArgumentNullException.ThrowIfNull(instructions);
+        Instructions = instructions.ToArray();
+        IrrepNormalization = irrepNormalization;
+        PathNormalization = pathNormalization;
+        _plans = new PathPlan[Instructions.Count];
+        long offset = 0;
+        for (int p = 0; p < Instructions.Count; p++)
+        {
+            var ins = Instructions[p];
+            Validate(ins, p);
+            var (m1, m2, mo) = (IrrepsIn1[ins.In1], IrrepsIn2[ins.In2], IrrepsOut[ins.Out]);
+            var shape = ins.HasWeight ? ins.WeightShape(m1.Mul, m2.Mul, mo.Mul) : Array.Empty<long>();
+            long numel = ins.HasWeight ? shape.Aggregate(1L, (a, b) => a * b) : 0;
+            _plans[p] = new PathPlan(ins, m1, m2, mo, offset, numel, shape, Coefficient(ins));
+            offset += numel;
+        }
+        WeightNumel = offset;
+        InternalWeights = internalWeights;
+        if (internalWeights && WeightNumel > 0)
+            weight = new Parameter(torch.randn(WeightNumel));
+        RegisterComponents();
+    }
+
+    /// <summary>Irreps of the first input.</summary>
+    public Irreps IrrepsIn1 { get; }
+
+    /// <summary>Irreps of the second input.</summary>
+    public Irreps IrrepsIn2 { get; }
+
+    /// <summary>Irreps of the output.</summary>
+    public Irreps IrrepsOut { get; }
+
+    /// <summary>The paths.</summary>
+    public IReadOnlyList<TensorProductInstruction> Instructions { get; }
+
+    /// <summary>The irrep normalisation.</summary>
+    public IrrepNormalization IrrepNormalization { get; }
+
+    /// <summary>The path normalisation.</summary>
+    public PathNormalization PathNormalization { get; }
+
+    /// <summary>True when the weights are the module's own parameter.</summary>
+    public bool InternalWeights { get; }
+
+    /// <summary>Total number of weights (all weighted paths).</summary>
+    public long WeightNumel { get; }
+
+    /// <summary>The internal weights [WeightNumel], or null.</summary>
+    public Parameter? Weight => weight;
+
+    /// <summary>The coefficient e3nn multiplies path <paramref name="index"/>'s unit-norm 3j symbol by.</summary>
+    public double PathCoefficient(int index) => _plans[index].Coefficient;
+
+    /// <summary>The tensor product of x1 [..., IrrepsIn1.Dim] and x2 [..., IrrepsIn2.Dim] with the internal weights.</summary>
+    public override Tensor forward(Tensor x1, Tensor x2) => forward(x1, x2, null);
+
+    /// <summary>
+    /// The tensor product of x1 [..., IrrepsIn1.Dim] and x2 [..., IrrepsIn2.Dim] (same leading shape)
+    /// → [..., IrrepsOut.Dim]. <paramref name="weights"/>: null (internal weights), [WeightNumel]
+    /// (shared) or [..., WeightNumel] (one set per row).
+    /// </summary>
+    public Tensor forward(Tensor x1, Tensor x2, Tensor? weights)
+    {
+        ArgumentNullException.ThrowIfNull(x1);
+        ArgumentNullException.ThrowIfNull(x2);
+        CheckInput(x1, IrrepsIn1, nameof(x1));
+        CheckInput(x2, IrrepsIn2, nameof(x2));
+        var lead = x1.shape[..^1];
+        if (!lead.SequenceEqual(x2.shape[..^1]))
+            throw new ArgumentException($"x1 {GraphValidation.Shape(x1)} and x2 {GraphValidation.Shape(x2)} must have the same leading shape.", nameof(x2));
+        using var scope = torch.NewDisposeScope();
+        long n = lead.Aggregate(1L, (a, b) => a * b);
+        var a1 = x1.reshape(n, IrrepsIn1.Dim);
+        var a2 = x2.reshape(n, IrrepsIn2.Dim);
+        var (w, perRow) = ResolveWeights(weights, lead, n, x1);
+        var kernels = Kernels(x1.dtype, x1.device);
+
+        // Split inputs and weights once: the backward of a split is one concatenation, whereas a
+        // narrow per path would scatter each path's gradient into a full-size zero tensor.
+        var blocks1 = Split(a1, IrrepsIn1, n);
+        var blocks2 = Split(a2, IrrepsIn2, n);
+        var pathWeights = new Tensor?[_plans.Length];
+        if (w is not null && WeightNumel > 0)
+        {
+            var pieces = w.split(_plans.Select(pl => pl.WeightNumel).ToArray(), perRow ? 1 : 0);
+            for (int p = 0; p < _plans.Length; p++)
+                if (_plans[p].Ins.HasWeight)
+                    pathWeights[p] = pieces[p].view(perRow ? new[] { n }.Concat(_plans[p].WeightShape).ToArray() : _plans[p].WeightShape);
+        }
+        var accumulators = new Accumulator[IrrepsOut.Count];
+        for (int o = 0; o < accumulators.Length; o++) accumulators[o] = new Accumulator(n, IrrepsOut[o].Mul, IrrepsOut[o].Irrep.Dim);
+        for (int p = 0; p < _plans.Length; p++)
+        {
+            var plan = _plans[p];
+            if (plan.Mul1.Mul == 0 || plan.Mul2.Mul == 0 || plan.MulOut.Mul == 0) continue;
+            Contract(plan, blocks1[plan.Ins.In1], blocks2[plan.Ins.In2], kernels[p], pathWeights[p], perRow, n, accumulators[plan.Ins.Out]);
+        }
+        var outputs = new List<Tensor>();
+        for (int o = 0; o < IrrepsOut.Count; o++)
+        {
+            var mi = IrrepsOut[o];
+            if (mi.Dim == 0) continue;
+            var acc = accumulators[o];
+            outputs.Add(acc.IsEmpty ? torch.zeros(new[] { n, (long)mi.Dim }, dtype: x1.dtype, device: x1.device) : acc.Result());
+        }
+        var result = outputs.Count switch
+        {
+            0 => torch.zeros(new[] { n, 0L }, dtype: x1.dtype, device: x1.device),
+            1 => outputs[0],
+            _ => torch.cat(outputs, 1),
+        };
+        return result.reshape(lead.Append(IrrepsOut.Dim).ToArray()).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"TensorProduct({IrrepsIn1} x {IrrepsIn2} -> {IrrepsOut}, {Instructions.Count} paths, {WeightNumel} weights)";
+
+    // ------------------------------------------------------------------ contraction
+
+    /// <summary>
+    /// The running sum of the paths into one output block of shape (n, mul, d). It is always a tensor
+    /// the tensor product created itself (never a view), so later paths add into it in place without
+    /// copies in the backward pass. Layouts: [n, mul, d], [n, d, mul], or the matrix [n·d, mul] that
+    /// uvw paths accumulate into with one in-place matrix product each.
+    /// </summary>
+    private sealed class Accumulator(long n, long mul, long d)
+    {
+        private enum Layout { Blocks, Transposed, Matrix }
+
+        private Tensor? _value;
+        private Layout _layout;
+
+        public bool IsEmpty => _value is null;
+
+        /// <summary>Adds <paramref name="own"/> [n, mul, d] (or [n, d, mul] when <paramref name="transposed"/>).</summary>
+        public void Add(Tensor own, bool transposed)
+        {
+            if (_value is null) { _value = own; _layout = transposed ? Layout.Transposed : Layout.Blocks; return; }
+            var asTransposed = transposed ? own : own.transpose(1, 2);
+            switch (_layout)
+            {
+                case Layout.Blocks: _value.add_(transposed ? own.transpose(1, 2) : own); break;
+                case Layout.Transposed: _value.add_(asTransposed); break;
+                default: _value.add_(asTransposed.reshape(n * d, mul)); break;
+            }
+        }
+
+        /// <summary>Adds t · w (t [n, mul, d], w broadcastable).</summary>
+        public void AddProduct(Tensor t, Tensor w)
+        {
+            if (_value is null) { _value = t * w; _layout = Layout.Blocks; }
+            else if (_layout == Layout.Blocks) _value.addcmul_(t, w, 1.0);
+            else Add(t * w, false);
+        }
+
+        /// <summary>Adds (t W) viewed as [n, d, mul], for t [n·d, k] and W [k, mul].</summary>
+        public void AddMatmul(Tensor t, Tensor w)
+        {
+            if (_value is null) { _value = t.mm(w); _layout = Layout.Matrix; }
+            else if (_layout == Layout.Matrix) _value.addmm_(t, w, 1f, 1f);
+            else Add(t.mm(w).view(n, d, mul), true);
+        }
+
+        /// <summary>The sum as [n, mul·d] in the irreps layout.</summary>
+        public Tensor Result() => _layout switch
+        {
+            Layout.Blocks => _value!.reshape(n, mul * d),
+            Layout.Transposed => _value!.transpose(1, 2).reshape(n, mul * d),
+            _ => _value!.view(n, d, mul).transpose(1, 2).reshape(n, mul * d),
+        };
+    }
+
+    /// <summary>Adds the path's output into <paramref name="acc"/>.</summary>
+    private static void Contract(PathPlan plan, Tensor x1, Tensor x2, Tensor kernel, Tensor? w, bool perRow, long n, Accumulator acc)
+    {
+        long u = plan.Mul1.Mul, v = plan.Mul2.Mul, wOut = plan.MulOut.Mul;
+        long d1 = plan.Mul1.Irrep.Dim, d2 = plan.Mul2.Irrep.Dim, dO = plan.MulOut.Irrep.Dim;
+        // x2C[n, v, i, k] = Σ_j x2[n, v, j] C[i, j, k] (C already carries the path coefficient).
+        var x2c = (v == 1 ? x2.view(n, d2) : x2.reshape(n * v, d2)).matmul(kernel).view(n, v, d1, dO);
+        switch (plan.Ins.Mode)
+        {
+            case ConnectionMode.Uvw:
+            {
+                // t[n, k, (u, v)] = Σ_i x2C[n, v, i, k] x1[n, u, i], then one matrix product with W[(u, v), w].
+                Tensor t;
+                if (v == 1) t = torch.bmm(x2c.view(n, d1, dO).transpose(1, 2), x1.transpose(1, 2)); // [n, dO, u]
+                else
+                    t = torch.bmm(x2c.permute(0, 1, 3, 2).reshape(n, v * dO, d1), x1.transpose(1, 2)) // [n, (v, dO), u]
+                        .view(n, v, dO, u).permute(0, 2, 3, 1);
+                if (perRow) acc.Add(torch.bmm(t.reshape(n, dO, u * v), w!.view(n, u * v, wOut)), transposed: true); // [n, dO, w]
+                else acc.AddMatmul(t.reshape(n * dO, u * v), w!.view(u * v, wOut));
+                return;
+            }
+            case ConnectionMode.Uvu when v == 1:
+            {
+                var t = torch.bmm(x1, x2c.view(n, d1, dO)); // [n, u, dO]
+                if (w is null) acc.Add(t, false);
+                else acc.AddProduct(t, perRow ? w.view(n, u, 1) : w.view(u, 1));
+                return;
+            }
+            case ConnectionMode.Uvu:
+            case ConnectionMode.Uvv:
+            {
+                // t[n, u, v, k] = Σ_i x1[n, u, i] x2C[n, v, i, k]
+                var t = torch.bmm(x1, x2c.permute(0, 2, 1, 3).reshape(n, d1, v * dO)).view(n, u, v, dO);
+                var weighted = w is null ? t : t * (perRow ? w.view(n, u, v, 1) : w.view(u, v, 1));
+                acc.Add(weighted.sum(plan.Ins.Mode == ConnectionMode.Uvu ? 2 : 1), false);
+                return;
+            }
+            default:
+            {
+                // Paired channels: d[n, u, k] = Σ_i x1[n, u, i] x2C[n, u, i, k]
+                var d = (x1.unsqueeze(-1) * x2c).sum(2);
+                if (plan.Ins.Mode == ConnectionMode.Uuu)
+                {
+                    if (w is null) acc.Add(d, false);
+                    else acc.AddProduct(d, perRow ? w.view(n, u, 1) : w.view(u, 1));
+                    return;
+                }
+                var o = perRow ? torch.bmm(d.transpose(1, 2), w!.view(n, u, wOut)) : d.transpose(1, 2).matmul(w!.view(u, wOut)); // [n, dO, w]
+                acc.Add(o, transposed: true);
+                return;
+            }
+        }
+    }
+
+    /// <summary>The blocks of x [n, irreps.Dim] as views [n, mul, 2l + 1] (one split, so one concatenation in the backward pass).</summary>
+    private static Tensor[] Split(Tensor x, Irreps irreps, long n)
+    {
+        var pieces = irreps.Count == 1 ? new[] { x } : x.split(irreps.Select(b => (long)b.Dim).ToArray(), 1);
+        var blocks = new Tensor[irreps.Count];
+        for (int i = 0; i < irreps.Count; i++) blocks[i] = pieces[i].view(n, irreps[i].Mul, irreps[i].Irrep.Dim);
+        return blocks;
+    }
+
+    private (Tensor? Weights, bool PerRow) ResolveWeights(Tensor? weights, long[] lead, long n, Tensor like)
+    {
+        if (weights is null)
+        {
+            if (WeightNumel > 0 && weight is null)
+                throw new ArgumentException($"This tensor product has external weights: pass weights [{WeightNumel}] or [..., {WeightNumel}].", nameof(weights));
+            return (weight?.to(like.dtype, like.device), false);
+        }
+        if (weights.dim() == 1)
+        {
+            if (weights.shape[0] != WeightNumel)
+                throw new ArgumentException($"Shared weights must be [{WeightNumel}], got {GraphValidation.Shape(weights)}.", nameof(weights));
+            return (weights, false);
+        }
+        if (!weights.shape[..^1].SequenceEqual(lead) || weights.shape[^1] != WeightNumel)
+            throw new ArgumentException($"Per-row weights must be [{string.Join(", ", lead)}, {WeightNumel}], got {GraphValidation.Shape(weights)}.", nameof(weights));
+        return (weights.reshape(n, WeightNumel), true);
+    }
+
+    private static void CheckInput(Tensor x, Irreps irreps, string name)
+    {
+        if (x.dim() < 1 || x.shape[^1] != irreps.Dim || !x.is_floating_point())
+            throw new ArgumentException($"{name} must be floating point [..., {irreps.Dim}] for irreps '{irreps}', got {GraphValidation.Shape(x)} ({x.dtype}).", name);
+    }
+
+    private void Validate(TensorProductInstruction ins, int index)
+    {
+        string where = $"Instruction {index} ({ins.In1}, {ins.In2}, {ins.Out}, {ins.Mode})";
+        if (ins.In1 < 0 || ins.In1 >= IrrepsIn1.Count || ins.In2 < 0 || ins.In2 >= IrrepsIn2.Count || ins.Out < 0 || ins.Out >= IrrepsOut.Count)
+            throw new ArgumentException($"{where}: block index out of range for '{IrrepsIn1}', '{IrrepsIn2}', '{IrrepsOut}'.");
+        var (m1, m2, mo) = (IrrepsIn1[ins.In1], IrrepsIn2[ins.In2], IrrepsOut[ins.Out]);
+        if (!m1.Irrep.CanCouple(m2.Irrep, mo.Irrep))
+            throw new ArgumentException($"{where}: {m1.Irrep} x {m2.Irrep} does not contain {mo.Irrep}.");
+        bool ok = ins.Mode switch
+        {
+            ConnectionMode.Uvw => true,
+            ConnectionMode.Uvu => mo.Mul == m1.Mul,
+            ConnectionMode.Uvv => mo.Mul == m2.Mul,
+            ConnectionMode.Uuw => m1.Mul == m2.Mul,
+            _ => m1.Mul == m2.Mul && m2.Mul == mo.Mul,
+        };
+        if (!ok) throw new ArgumentException($"{where}: multiplicities {m1.Mul}, {m2.Mul} -> {mo.Mul} do not fit mode {ins.Mode}.");
+        if (!ins.HasWeight && ins.Mode is ConnectionMode.Uvw or ConnectionMode.Uuw)
+            throw new ArgumentException($"{where}: mode {ins.Mode} needs weights (it mixes channels).");
+        if (!(ins.PathWeight >= 0) || double.IsInfinity(ins.PathWeight))
+            throw new ArgumentException($"{where}: the path weight must be finite and non-negative, got {ins.PathWeight}.");
+    }
+
+    /// <summary>sqrt(alpha) exactly as e3nn computes it (input and output variances 1).</summary>
+    private double Coefficient(TensorProductInstruction ins)
+    {
+        var (m1, m2, mo) = (IrrepsIn1[ins.In1], IrrepsIn2[ins.In2], IrrepsOut[ins.Out]);
+        double alpha = IrrepNormalization switch
+        {
+            IrrepNormalization.Component => mo.Irrep.Dim,
+            IrrepNormalization.Norm => m1.Irrep.Dim * m2.Irrep.Dim,
+            _ => 1,
+        };
+        var siblings = Instructions.Where(i => i.Out == ins.Out).ToArray();
+        double x = PathNormalization switch
+        {
+            PathNormalization.Element => siblings.Sum(i => (double)i.FanIn(IrrepsIn1[i.In1].Mul, IrrepsIn2[i.In2].Mul)),
+            PathNormalization.Path => (double)ins.FanIn(m1.Mul, m2.Mul) * siblings.Length,
+            _ => 1,
+        };
+        if (x > 0) alpha /= x;
+        alpha *= ins.PathWeight;
+        return Math.Sqrt(alpha);
+    }
+
+    private Tensor[] Kernels(ScalarType dtype, Device device)
+    {
+        var key = (dtype, device.ToString());
+        lock (_kernelLock)
+        {
+            if (_kernels.TryGetValue(key, out var cached)) return cached;
+            var list = new Tensor[_plans.Length];
+            for (int p = 0; p < _plans.Length; p++)
+            {
+                var plan = _plans[p];
+                int l1 = plan.Mul1.Irrep.L, l2 = plan.Mul2.Irrep.L, lo = plan.MulOut.Irrep.L;
+                using var c = Wigner3j.Get(l1, l2, lo) * plan.Coefficient;
+                // [j, (i, k)] so that input 2 is contracted first.
+                using var cj = c.permute(1, 0, 2).reshape(2 * l2 + 1, (2 * l1 + 1) * (2 * lo + 1));
+                list[p] = cj.to(dtype, device).contiguous().DetachFromDisposeScope();
+            }
+            _kernels[key] = list;
+            return list;
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+            lock (_kernelLock)
+            {
+                foreach (var list in _kernels.Values) foreach (var t in list) t.Dispose();
+                _kernels.Clear();
+            }
+        base.Dispose(disposing);
+    }
+
+    private sealed record PathPlan(TensorProductInstruction Ins, MulIrrep Mul1, MulIrrep Mul2, MulIrrep MulOut,
+        long WeightOffset, long WeightNumel, long[] WeightShape, double Coefficient);
+}
