@@ -46,13 +46,9 @@ public sealed class EquivariantLayerNorm : nn.Module<Tensor, Tensor>
     /// <summary>x [..., Irreps.Dim] → normalised, same shape.</summary>
     public override Tensor forward(Tensor x)
     {
-        ArgumentNullException.ThrowIfNull(x);
-        if (x.dim() < 1 || x.shape[^1] != Irreps.Dim || !x.is_floating_point())
-            throw new ArgumentException($"Expected floating point [..., {Irreps.Dim}] for irreps '{Irreps}', got {GraphValidation.Shape(x)}.", nameof(x));
         using var scope = torch.NewDisposeScope();
-        var lead = x.shape[..^1];
-        long n = lead.Aggregate(1L, (a, b) => a * b);
-        var flat = x.reshape(n, Irreps.Dim);
+        var (flat, lead) = Irreps.Flatten(x);
+        long n = flat.shape[0];
         var pieces = new List<Tensor>();
         int channel = 0;
         for (int i = 0; i < Irreps.Count; channel += Irreps[i].Mul, i++)

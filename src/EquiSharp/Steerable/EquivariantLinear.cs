@@ -67,13 +67,9 @@ public sealed class EquivariantLinear : nn.Module<Tensor, Tensor>
     /// <summary>x [..., IrrepsIn.Dim] → [..., IrrepsOut.Dim].</summary>
     public override Tensor forward(Tensor x)
     {
-        ArgumentNullException.ThrowIfNull(x);
-        if (x.dim() < 1 || x.shape[^1] != IrrepsIn.Dim || !x.is_floating_point())
-            throw new ArgumentException($"Expected floating point [..., {IrrepsIn.Dim}] for irreps '{IrrepsIn}', got {GraphValidation.Shape(x)}.", nameof(x));
         using var scope = torch.NewDisposeScope();
-        var lead = x.shape[..^1];
-        long n = lead.Aggregate(1L, (a, b) => a * b);
-        var flat = x.reshape(n, IrrepsIn.Dim);
+        var (flat, lead) = IrrepsIn.Flatten(x);
+        long n = flat.shape[0];
         var w = weight.to(x.dtype, x.device);
         var outputs = new Tensor?[IrrepsOut.Count];
         foreach (var (i, o, offset, c) in _paths)

@@ -85,6 +85,19 @@ public sealed class Irreps : IReadOnlyList<MulIrrep>, IEquatable<Irreps>
     /// <summary>Total dimension Σ mul (2l + 1).</summary>
     public int Dim => _offsets[^1];
 
+    /// <summary>
+    /// Checks that <paramref name="x"/> is floating point [..., Dim] and returns it reshaped to
+    /// [rows, Dim] with the leading shape; the error names the irreps and the shape.
+    /// </summary>
+    internal (Tensor Flat, long[] Lead) Flatten(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.dim() < 1 || x.shape[^1] != Dim || !x.is_floating_point())
+            throw new ArgumentException($"Expected floating point [..., {Dim}] for irreps '{this}', got {Graphs.GraphValidation.Shape(x)}.", nameof(x));
+        var lead = x.shape[..^1];
+        return (x.reshape(lead.Aggregate(1L, (a, b) => a * b), Dim), lead);
+    }
+
     /// <summary>Total number of irrep copies Σ mul.</summary>
     public int NumIrreps => _blocks.Sum(b => b.Mul);
 
