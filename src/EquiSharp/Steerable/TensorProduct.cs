@@ -267,7 +267,7 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
         if (plan.Ins.Mode == ConnectionMode.Uvu) { acc.AddProduct(a, b, transposed: true); return; }
         var y = b is null ? a : a * b; // [n, dO, u]
         if (perRow) acc.Add(torch.bmm(y, w!.view(n, u, wOut)), transposed: true);
-        else acc.AddMatmul(y.view(n * dO, u), w!.view(u, wOut));
+        else acc.AddMatmul(y.reshape(n * dO, u), w!.view(u, wOut));
     }
 
     /// <summary>Adds the path's output into <paramref name="acc"/>.</summary>
