@@ -17,7 +17,10 @@ namespace EquiSharp.Steerable;
 /// of <see cref="TensorProductInstruction.WeightShape"/>.</para>
 /// <para>Each path is contracted in small dense steps: input 2 with the 3j symbol (one matrix
 /// product [rows·v, 2l2+1] × [2l2+1, (2l1+1)(2l_out+1)]), then with input 1 as a batched product, and
-/// the weights last (uvw: one matrix product over u·v). No intermediate exceeds
+/// the weights last (uvw: one matrix product over u·v). uvw and uvu paths whose input 2 has
+/// multiplicity 1 (edge spherical harmonics, the common case) run channels last instead: input-1
+/// blocks transposed once to [rows, 2l1+1, u], l1 = 0 and l2 = 0 paths as single broadcast
+/// products, uvu weights fused into the in-place accumulation. No intermediate exceeds
 /// rows × mul × (2l+1)², and the outer product of the inputs is never materialised. Inputs and
 /// weights are split once, and the paths into an output block accumulate in place into a tensor
 /// the product owns (shared uvw weights with <c>addmm_</c>), so the backward pass needs no
