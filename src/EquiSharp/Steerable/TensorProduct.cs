@@ -17,7 +17,10 @@ namespace EquiSharp.Steerable;
 /// of <see cref="TensorProductInstruction.WeightShape"/>.</para>
 /// <para>Each path is contracted in small dense steps: input 2 with the 3j symbol (one matrix
 /// product [rows·v, 2l2+1] × [2l2+1, (2l1+1)(2l_out+1)]), then with input 1 as a batched product, and
-/// the weights last (uvw: one matrix product over u·v). No intermediate exceeds
+/// the weights last (uvw: one matrix product over u·v). uvw and uvu paths whose input 2 has
+/// multiplicity 1 (edge spherical harmonics, the common case) run channels last instead: input-1
+/// blocks transposed once to [rows, 2l1+1, u], l1 = 0 and l2 = 0 paths as single broadcast
+/// products, uvu weights fused into the in-place accumulation. No intermediate exceeds
 /// rows × mul × (2l+1)², and the outer product of the inputs is never materialised. Inputs and
 /// weights are split once, and the paths into an output block accumulate in place into a tensor
 /// the product owns (shared uvw weights with <c>addmm_</c>), so the backward pass needs no
@@ -60,7 +63,7 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
             var (m1, m2, mo) = (IrrepsIn1[ins.In1], IrrepsIn2[ins.In2], IrrepsOut[ins.Out]);
             var shape = ins.HasWeight ? ins.WeightShape(m1.Mul, m2.Mul, mo.Mul) : Array.Empty<long>();
             long numel = ins.HasWeight ? shape.Aggregate(1L, (a, b) => a * b) : 0;
-            _plans[p] = new PathPlan(ins, m1, m2, mo, offset, numel, shape, Coefficient(ins));
+            _plans[p] = new PathPlan(ins, m1, m2, mo, offset, numel, shape, Coefficient(ins), IdentityScale(m1.Irrep.L, m2.Irrep.L, mo.Irrep.L, Coefficient(ins)));
             offset += numel;
         }
         WeightNumel = offset;
@@ -138,11 +141,19 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
         }
         var accumulators = new Accumulator[IrrepsOut.Count];
         for (int o = 0; o < accumulators.Length; o++) accumulators[o] = new Accumulator(n, IrrepsOut[o].Mul, IrrepsOut[o].Irrep.Dim);
+        // Input 1 blocks as [n, 2l + 1, mul] (channels last, contiguous), made once for all the paths that read them.
+        var blocks1T = new Tensor?[IrrepsIn1.Count];
+        Tensor ChannelsLast(int b) => blocks1T[b] ??= IrrepsIn1[b].Irrep.Dim == 1
+            ? blocks1[b].view(n, 1, IrrepsIn1[b].Mul)
+            : blocks1[b].transpose(1, 2).contiguous();
         for (int p = 0; p < _plans.Length; p++)
         {
             var plan = _plans[p];
             if (plan.Mul1.Mul == 0 || plan.Mul2.Mul == 0 || plan.MulOut.Mul == 0) continue;
-            Contract(plan, blocks1[plan.Ins.In1], blocks2[plan.Ins.In2], kernels[p], pathWeights[p], perRow, n, accumulators[plan.Ins.Out]);
+            if (plan.Mul2.Mul == 1 && plan.Ins.Mode is ConnectionMode.Uvw or ConnectionMode.Uvu)
+                ContractChannelsLast(plan, ChannelsLast(plan.Ins.In1), blocks2[plan.Ins.In2], kernels[p], pathWeights[p], perRow, n, accumulators[plan.Ins.Out]);
+            else
+                Contract(plan, blocks1[plan.Ins.In1], blocks2[plan.Ins.In2], kernels[p], pathWeights[p], perRow, n, accumulators[plan.Ins.Out]);
         }
         var outputs = new List<Tensor>();
         for (int o = 0; o < IrrepsOut.Count; o++)
@@ -202,6 +213,16 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
             else Add(t * w, false);
         }
 
+        /// <summary>Adds a · b (broadcast to [n, mul, d], or [n, d, mul] when <paramref name="transposed"/>); b null: a alone.</summary>
+        public void AddProduct(Tensor a, Tensor? b, bool transposed)
+        {
+            if (b is null) { Add(a, transposed); return; }
+            var layout = transposed ? Layout.Transposed : Layout.Blocks;
+            if (_value is null) { _value = a * b; _layout = layout; }
+            else if (_layout == layout) _value.addcmul_(a, b, 1.0);
+            else Add(a * b, transposed);
+        }
+
         /// <summary>Adds (t W) viewed as [n, d, mul], for t [n·d, k] and W [k, mul].</summary>
         public void AddMatmul(Tensor t, Tensor w)
         {
@@ -217,6 +238,39 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
             Layout.Transposed => _value!.transpose(1, 2).reshape(n, mul * d),
             _ => _value!.view(n, d, mul).transpose(1, 2).reshape(n, mul * d),
         };
+    }
+
+    /// <summary>
+    /// Adds the output of a uvw or uvu path whose input 2 has multiplicity 1 (e.g. edge spherical
+    /// harmonics), computed channels last: x1T [n, d1, u] (contiguous), so every large elementwise
+    /// operation runs over contiguous channels. Input 2 and the 3j symbol first make the per-row
+    /// matrix M[n, i, k] = Σ_j x2[n, j] C[i, j, k]; then y[n, k, u] = Σ_i M[n, i, k] x1T[n, i, u]
+    /// as one broadcast product when l1 = 0 (i has one value) or l2 = 0 (M is x2 times the
+    /// identity), else as one batched matrix product. uvu weights multiply in the same fused
+    /// in-place step as the accumulation; uvw weights follow as one matrix product.
+    /// </summary>
+    private static void ContractChannelsLast(PathPlan plan, Tensor x1T, Tensor x2, Tensor kernel, Tensor? w, bool perRow, long n, Accumulator acc)
+    {
+        long u = plan.Mul1.Mul, wOut = plan.MulOut.Mul;
+        long d1 = plan.Mul1.Irrep.Dim, d2 = plan.Mul2.Irrep.Dim, dO = plan.MulOut.Irrep.Dim;
+        var scale = plan.Ins.Mode == ConnectionMode.Uvu && w is not null ? w.view(perRow ? n : 1, 1, u) : null;
+        Tensor a;
+        Tensor? b;
+        if (plan.IdentityScale is double s)
+        {
+            var f = x2.view(n, 1, 1) * s;
+            (a, b) = (x1T, scale is null ? f : f * scale);
+        }
+        else
+        {
+            var m = x2.view(n, d2).matmul(kernel); // [n, (i, k)]
+            if (d1 == 1) (a, b) = (m.view(n, dO, 1), scale is null ? x1T : x1T * scale);
+            else (a, b) = (torch.bmm(m.view(n, d1, dO).transpose(1, 2), x1T), scale); // [n, dO, u]
+        }
+        if (plan.Ins.Mode == ConnectionMode.Uvu) { acc.AddProduct(a, b, transposed: true); return; }
+        var y = b is null ? a : a * b; // [n, dO, u]
+        if (perRow) acc.Add(torch.bmm(y, w!.view(n, u, wOut)), transposed: true);
+        else acc.AddMatmul(y.reshape(n * dO, u), w!.view(u, wOut));
     }
 
     /// <summary>Adds the path's output into <paramref name="acc"/>.</summary>
@@ -385,6 +439,19 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
         base.Dispose(disposing);
     }
 
+    /// <summary>c·C[i, 0, k] as the scalar s with C[i, 0, k] = s δ_ik when l2 = 0 (then l1 = l_out), else null.</summary>
+    private static double? IdentityScale(int l1, int l2, int lo, double coefficient)
+    {
+        if (l2 != 0 || l1 != lo) return null;
+        var c = Wigner3j.Values(l1, 0, lo);
+        int d = 2 * l1 + 1;
+        double s = c[0];
+        for (int i = 0; i < d; i++)
+            for (int k = 0; k < d; k++)
+                if (Math.Abs(c[i * d + k] - (i == k ? s : 0)) > 1e-12) return null;
+        return s * coefficient;
+    }
+
     private sealed record PathPlan(TensorProductInstruction Ins, MulIrrep Mul1, MulIrrep Mul2, MulIrrep MulOut,
-        long WeightOffset, long WeightNumel, long[] WeightShape, double Coefficient);
+        long WeightOffset, long WeightNumel, long[] WeightShape, double Coefficient, double? IdentityScale);
 }

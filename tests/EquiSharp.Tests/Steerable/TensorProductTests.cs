@@ -194,4 +194,48 @@ public class TensorProductTests
         var shared = Randn(gen, mixed.WeightNumel);
         Assert.True(EquivarianceError((p, q) => mixed.forward(p, q, shared), a, b, c, gen) < 1e-10);
     }
+    [Theory]
+    [InlineData(ConnectionMode.Uvu, false)]
+    [InlineData(ConnectionMode.Uvu, true)]
+    [InlineData(ConnectionMode.Uvw, false)]
+    [InlineData(ConnectionMode.Uvw, true)]
+    public void SingleChannelInput2_MatchesTheDenseEinsum(ConnectionMode mode, bool perRow)
+    {
+        // Input 2 of multiplicity 1 (edge spherical harmonics) takes the channels-last route: l1 = 0,
+        // l2 = 0 and general paths each have their own form there; all must equal the dense formula.
+        using var scope = torch.NewDisposeScope();
+        var gen = new Generator(91);
+        Irreps a = "3x0e+3x1o+2x2e", b = "0e+1o+2e", c = "3x0e+3x1o+3x2e";
+        var paths = FullyConnectedTensorProduct.Paths(a, b, c)
+            .Where(i => mode == ConnectionMode.Uvw || a[i.In1].Mul == c[i.Out].Mul)
+            .Select(i => i with { Mode = mode }).ToArray();
+        var tp = new TensorProduct(a, b, c, paths, internalWeights: false);
+        const long n = 5;
+        var x1 = Randn(gen, n, a.Dim);
+        var x2 = Randn(gen, n, b.Dim);
+        var w = perRow ? Randn(gen, n, tp.WeightNumel) : Randn(gen, tp.WeightNumel);
+        var blocks = new Tensor[c.Count];
+        for (int o = 0; o < c.Count; o++) blocks[o] = torch.zeros(n, c[o].Mul, c[o].Irrep.Dim, dtype: ScalarType.Float64);
+        long offset = 0, o1 = 0;
+        var starts1 = a.Select(m => { long s0 = o1; o1 += m.Dim; return s0; }).ToArray();
+        long o2 = 0;
+        var starts2 = b.Select(m => { long s0 = o2; o2 += m.Dim; return s0; }).ToArray();
+        for (int p = 0; p < paths.Length; p++)
+        {
+            var ins = paths[p];
+            var (m1, m2, mo) = (a[ins.In1], b[ins.In2], c[ins.Out]);
+            var u1 = x1[.., TensorIndex.Slice(starts1[ins.In1], starts1[ins.In1] + m1.Dim)].reshape(n, m1.Mul, m1.Irrep.Dim);
+            var v2 = x2[.., TensorIndex.Slice(starts2[ins.In2], starts2[ins.In2] + m2.Dim)];
+            var cg = Wigner3j.Get(m1.Irrep.L, m2.Irrep.L, mo.Irrep.L) * tp.PathCoefficient(p);
+            long numel = ins.WeightShape(m1.Mul, m2.Mul, mo.Mul).Aggregate(1L, (x, y) => x * y);
+            var wp = perRow ? w[.., TensorIndex.Slice(offset, offset + numel)] : w[TensorIndex.Slice(offset, offset + numel)].expand(n, numel);
+            offset += numel;
+            var t = torch.einsum("zui,zj,ijk->zuk", u1, v2, cg);
+            blocks[ins.Out] = blocks[ins.Out] + (mode == ConnectionMode.Uvu
+                ? t * wp.reshape(n, m1.Mul, 1)
+                : torch.einsum("zuk,zuw->zwk", t, wp.reshape(n, m1.Mul, mo.Mul)));
+        }
+        var expected = torch.cat(blocks.Select(t => t.reshape(n, -1)).ToArray(), 1);
+        Assert.True(torch.allclose(tp.forward(x1, x2, w), expected, 1e-12, 1e-12));
+    }
 }
