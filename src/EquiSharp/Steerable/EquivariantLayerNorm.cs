@@ -47,7 +47,7 @@ public sealed class EquivariantLayerNorm : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = torch.NewDisposeScope();
-        var (flat, lead) = Irreps.Flatten(x);
+        var (flat, _) = Irreps.Flatten(x);
         long n = flat.shape[0];
         var pieces = new List<Tensor>();
         int channel = 0;

@@ -89,11 +89,11 @@ public sealed class Irreps : IReadOnlyList<MulIrrep>, IEquatable<Irreps>
     /// Checks that <paramref name="x"/> is floating point [..., Dim] and returns it reshaped to
     /// [rows, Dim] with the leading shape; the error names the irreps and the shape.
     /// </summary>
-    internal (Tensor Flat, long[] Lead) Flatten(Tensor x)
+    internal (Tensor Flat, long[] Lead) Flatten(Tensor x, string paramName = "x")
     {
-        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(x, paramName);
         if (x.dim() < 1 || x.shape[^1] != Dim || !x.is_floating_point())
-            throw new ArgumentException($"Expected floating point [..., {Dim}] for irreps '{this}', got {Graphs.GraphValidation.Shape(x)}.", nameof(x));
+            throw new ArgumentException($"{paramName}: expected floating point [..., {Dim}] for irreps '{this}', got {Graphs.GraphValidation.Shape(x)} ({x.dtype}).", paramName);
         var lead = x.shape[..^1];
         return (x.reshape(lead.Aggregate(1L, (a, b) => a * b), Dim), lead);
     }

@@ -63,7 +63,8 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
             var (m1, m2, mo) = (IrrepsIn1[ins.In1], IrrepsIn2[ins.In2], IrrepsOut[ins.Out]);
             var shape = ins.HasWeight ? ins.WeightShape(m1.Mul, m2.Mul, mo.Mul) : Array.Empty<long>();
             long numel = ins.HasWeight ? shape.Aggregate(1L, (a, b) => a * b) : 0;
-            _plans[p] = new PathPlan(ins, m1, m2, mo, offset, numel, shape, Coefficient(ins), IdentityScale(m1.Irrep.L, m2.Irrep.L, mo.Irrep.L, Coefficient(ins)));
+            double coefficient = Coefficient(ins);
+            _plans[p] = new PathPlan(ins, m1, m2, mo, offset, numel, shape, coefficient, IdentityScale(m1.Irrep.L, m2.Irrep.L, mo.Irrep.L, coefficient));
             offset += numel;
         }
         WeightNumel = offset;
@@ -113,17 +114,12 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
     /// </summary>
     public Tensor forward(Tensor x1, Tensor x2, Tensor? weights)
     {
-        ArgumentNullException.ThrowIfNull(x1);
-        ArgumentNullException.ThrowIfNull(x2);
-        CheckInput(x1, IrrepsIn1, nameof(x1));
-        CheckInput(x2, IrrepsIn2, nameof(x2));
-        var lead = x1.shape[..^1];
-        if (!lead.SequenceEqual(x2.shape[..^1]))
-            throw new ArgumentException($"x1 {GraphValidation.Shape(x1)} and x2 {GraphValidation.Shape(x2)} must have the same leading shape.", nameof(x2));
         using var scope = torch.NewDisposeScope();
-        long n = lead.Aggregate(1L, (a, b) => a * b);
-        var a1 = x1.reshape(n, IrrepsIn1.Dim);
-        var a2 = x2.reshape(n, IrrepsIn2.Dim);
+        var (a1, lead) = IrrepsIn1.Flatten(x1, nameof(x1));
+        var (a2, lead2) = IrrepsIn2.Flatten(x2, nameof(x2));
+        if (!lead.SequenceEqual(lead2))
+            throw new ArgumentException($"x1 {GraphValidation.Shape(x1)} and x2 {GraphValidation.Shape(x2)} must have the same leading shape.", nameof(x2));
+        long n = a1.shape[0];
         var (w, perRow) = ResolveWeights(weights, lead, n, x1);
         var kernels = Kernels(x1.dtype, x1.device);
 
@@ -196,21 +192,9 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
         public void Add(Tensor own, bool transposed)
         {
             if (_value is null) { _value = own; _layout = transposed ? Layout.Transposed : Layout.Blocks; return; }
+            if (_layout == Layout.Blocks) { _value.add_(transposed ? own.transpose(1, 2) : own); return; }
             var asTransposed = transposed ? own : own.transpose(1, 2);
-            switch (_layout)
-            {
-                case Layout.Blocks: _value.add_(transposed ? own.transpose(1, 2) : own); break;
-                case Layout.Transposed: _value.add_(asTransposed); break;
-                default: _value.add_(asTransposed.reshape(n * d, mul)); break;
-            }
-        }
-
-        /// <summary>Adds t · w (t [n, mul, d], w broadcastable).</summary>
-        public void AddProduct(Tensor t, Tensor w)
-        {
-            if (_value is null) { _value = t * w; _layout = Layout.Blocks; }
-            else if (_layout == Layout.Blocks) _value.addcmul_(t, w, 1.0);
-            else Add(t * w, false);
+            _value.add_(_layout == Layout.Transposed ? asTransposed : asTransposed.reshape(n * d, mul));
         }
 
         /// <summary>Adds a · b (broadcast to [n, mul, d], or [n, d, mul] when <paramref name="transposed"/>); b null: a alone.</summary>
@@ -297,8 +281,7 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
             case ConnectionMode.Uvu when v == 1:
             {
                 var t = torch.bmm(x1, x2c.view(n, d1, dO)); // [n, u, dO]
-                if (w is null) acc.Add(t, false);
-                else acc.AddProduct(t, perRow ? w.view(n, u, 1) : w.view(u, 1));
+                acc.AddProduct(t, w is null ? null : perRow ? w.view(n, u, 1) : w.view(u, 1), transposed: false);
                 return;
             }
             case ConnectionMode.Uvu:
@@ -316,8 +299,7 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
                 var d = (x1.unsqueeze(-1) * x2c).sum(2);
                 if (plan.Ins.Mode == ConnectionMode.Uuu)
                 {
-                    if (w is null) acc.Add(d, false);
-                    else acc.AddProduct(d, perRow ? w.view(n, u, 1) : w.view(u, 1));
+                    acc.AddProduct(d, w is null ? null : perRow ? w.view(n, u, 1) : w.view(u, 1), transposed: false);
                     return;
                 }
                 var o = perRow ? torch.bmm(d.transpose(1, 2), w!.view(n, u, wOut)) : d.transpose(1, 2).matmul(w!.view(u, wOut)); // [n, dO, w]
@@ -353,12 +335,6 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
         if (!weights.shape[..^1].SequenceEqual(lead) || weights.shape[^1] != WeightNumel)
             throw new ArgumentException($"Per-row weights must be [{string.Join(", ", lead)}, {WeightNumel}], got {GraphValidation.Shape(weights)}.", nameof(weights));
         return (weights.reshape(n, WeightNumel), true);
-    }
-
-    private static void CheckInput(Tensor x, Irreps irreps, string name)
-    {
-        if (x.dim() < 1 || x.shape[^1] != irreps.Dim || !x.is_floating_point())
-            throw new ArgumentException($"{name} must be floating point [..., {irreps.Dim}] for irreps '{irreps}', got {GraphValidation.Shape(x)} ({x.dtype}).", name);
     }
 
     private void Validate(TensorProductInstruction ins, int index)
