@@ -270,7 +270,7 @@ internal static class MoleculeCli
                 double.Parse(Get(metadata, "force_weight", source), CultureInfo.InvariantCulture), normalizer.Scale[0]);
             return new Run(name, CreateModel(metadata, true, source), task1, new MoleculeBatchSource(train, graph, normalizer),
                 new MoleculeBatchSource(frames.Subset(split.Valid), graph, normalizer), new MoleculeBatchSource(testFrames, graph, normalizer),
-                $"rMD17 {molecule}", "meV, meV/Å");
+                $"rMD17 {molecule}", "meV for energies, meV/Å for forces, squared for MSE");
         }
         throw new CliException($"{source}: unknown molecular task '{task}'.");
     }

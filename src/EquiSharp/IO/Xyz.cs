@@ -73,7 +73,7 @@ public static class Xyz
         var symbols = new string[count];
         var positions = new double[3 * count];
         var arrays = new Dictionary<string, double[]>(StringComparer.Ordinal);
-        int width = columns?.Sum(c => c.Width) ?? -1;
+        int width = columns?.Sum(c => c.Width) ?? -1, plainWidth = 0;
         for (int a = 0; a < count; a++)
         {
             string text = reader.ReadLine() ?? throw new XyzFormatException(
@@ -86,13 +86,13 @@ public static class Xyz
                     throw new XyzFormatException($"{source}, line {line}: atom {a + 1} of {count} needs 'symbol x y z', got '{Clip(text)}'.");
                 symbols[a] = fields[0];
                 for (int d = 0; d < 3; d++) positions[3 * a + d] = Number(fields[1 + d], source, line, $"coordinate {"xyz"[d]}");
+                if (a == 0) plainWidth = fields.Length;
+                else if (fields.Length != plainWidth)
+                    throw new XyzFormatException($"{source}, line {line}: atom {a + 1} has {fields.Length} fields, earlier atoms had {plainWidth}.");
                 if (fields.Length > 4)
                 {
-                    if (!arrays.TryGetValue("extra", out var extra))
-                        arrays["extra"] = extra = new double[count * (fields.Length - 4)];
-                    int ew = extra.Length / count;
-                    if (fields.Length - 4 != ew)
-                        throw new XyzFormatException($"{source}, line {line}: atom {a + 1} has {fields.Length} fields, earlier atoms had {ew + 4}.");
+                    int ew = fields.Length - 4;
+                    if (!arrays.TryGetValue("extra", out var extra)) arrays["extra"] = extra = new double[count * ew];
                     for (int c = 0; c < ew; c++) extra[a * ew + c] = Number(fields[4 + c], source, line, $"column {5 + c}");
                 }
                 continue;

@@ -9,14 +9,14 @@ namespace EquiSharp.Training;
 /// molecule, F_x, F_y, F_z] (see <c>EquiSharp.Models.ForceField</c>) against GraphTarget [G, 1] energies
 /// and NodeTarget [N, 3] forces. Loss: <see cref="EnergyWeight"/> · MSE(E) + <see cref="ForceWeight"/> · MSE(F)
 /// (mean over force components). Metrics in data units (× <see cref="Scale"/>): energy_mae, force_mae
-/// (per component), energy_rmse, force_rmse; selection by force_mae. Evaluation needs gradients.
+/// (per component), energy_mse, force_mse; selection by force_mae. Evaluation needs gradients.
 /// </summary>
 /// <param name="energyWeight">Weight of the energy term (SchNet: 0.01 with force weight 1).</param>
 /// <param name="forceWeight">Weight of the force term.</param>
 /// <param name="scale">Factor from the targets' units to the reported ones (e.g. the normalisation scale).</param>
 public sealed class EnergyForceTask(double energyWeight = 0.01, double forceWeight = 1.0, double scale = 1.0) : ITrainingTask
 {
-    private static readonly string[] Metrics = ["energy_mae", "force_mae", "energy_rmse", "force_rmse"];
+    private static readonly string[] Metrics = ["energy_mae", "force_mae", "energy_mse", "force_mse"];
 
     /// <summary>Weight of the energy MSE.</summary>
     public double EnergyWeight { get; } = double.IsFinite(energyWeight) && energyWeight >= 0 ? energyWeight
@@ -58,8 +58,8 @@ public sealed class EnergyForceTask(double energyWeight = 0.01, double forceWeig
         var df = (f - yf).to_type(ScalarType.Float64);
         metrics.Add("energy_mae", de.abs().sum().item<double>() * Scale, de.numel());
         metrics.Add("force_mae", df.abs().sum().item<double>() * Scale, df.numel());
-        metrics.Add("energy_rmse", de.square().sum().item<double>() * Scale * Scale, de.numel());
-        metrics.Add("force_rmse", df.square().sum().item<double>() * Scale * Scale, df.numel());
+        metrics.Add("energy_mse", de.square().sum().item<double>() * Scale * Scale, de.numel());
+        metrics.Add("force_mse", df.square().sum().item<double>() * Scale * Scale, df.numel());
     }
 
     private static (Tensor E, Tensor F, Tensor TargetE, Tensor TargetF) Split(Tensor prediction, GraphBatch batch)
