@@ -94,7 +94,16 @@ public sealed class MoleculeDataTests : IDisposable
             "C\t-0.0126981359\t 1.0858041578\t 0.0080009958\t-0.535689\nH\t 0.002150416\t-0.0060313176\t 0.0019761204\t 0.133921\n" +
             "H\t 1.0117308433\t 1.4637511618\t 0.0002765748\t 0.133922\nH\t-0.540815069\t 1.4475266138\t-0.8766437152\t 0.133923\n" +
             "H\t-0.5238136345\t 1.4379326443\t 0.9063972942\t 0.133923\n1341.307\t1341.3284\t1341.365\nC\tC\t\nInChI=1S/CH4/h1H4\tInChI=1S/CH4/h1H4");
+        // The same file inside a .tar.gz (the packaging of the shared geometry archive).
+        string archive = Path.Combine(dir, "qm9.tar.gz");
+        using (var gz = new System.IO.Compression.GZipStream(File.Create(archive), System.IO.Compression.CompressionLevel.Fastest))
+        using (var tar = new System.Formats.Tar.TarWriter(gz))
+            tar.WriteEntry(Path.Combine(folder, "dsgdb9nsd_000001.xyz"), "qm9/dsgdb9nsd_000001.xyz");
+        var fromTar = Qm9.LoadXyz(archive, Fixture("atomref.txt"), uncharacterized: new HashSet<long> { 2 });
         var set = Qm9.LoadXyz(folder, Fixture("atomref.txt"));
+        Assert.Equal(set.Targets, fromTar.Targets);
+        var e = Assert.Throws<XyzFormatException>(() => Qm9.LoadXyz(archive, Fixture("atomref.txt"), new HashSet<long> { 1 }));
+        Assert.Contains("no QM9 .xyz files", e.Message);
         Assert.Equal(1, set.Count);
         Assert.Equal([6, 1, 1, 1, 1], set.AtomicNumbers);
         Assert.Equal((-40.47893 - (-37.846772 + 4 * -0.500273)) * 27211.386, set.Target(0, T("U0")), 1e-6);
@@ -173,6 +182,20 @@ public sealed class MoleculeDataTests : IDisposable
         Assert.Equal(133_850, set.Ids[^1]);
         var split = MoleculeSplit.Seeded(set.Count, 10_000, 1_000, null, seed: 0);
         Assert.Equal(2_083, split.Test.Length);
+    }
+
+    [SharedDataFact("rmd17/rmd17_aspirin_train_01.npz")]
+    public void SharedAspirinFilesHave1000FramesOf21Atoms()
+    {
+        foreach (var part in new[] { "train", "test" })
+        {
+            var frames = Md17.Load(Md17.FileName(Path.Combine(SharedDataFactAttribute.DataRoot, "rmd17"), "aspirin", part, 1));
+            Assert.Equal(1000, frames.Count);
+            Assert.Equal(21_000, frames.AtomCount);
+            Assert.Equal([6, 6, 6, 6, 6, 6, 6, 8, 8, 8, 6, 6, 8, 1, 1, 1, 1, 1, 1, 1, 1], frames.AtomicNumbers[..21]);
+            // README: train energies span −406289.4 … −406254.9 kcal/mol; the test frames reach a little further.
+            Assert.All(frames.Targets, e => Assert.InRange(e / Md17.KcalPerMolToMeV, -406300, -406240));
+        }
     }
 
     private sealed class ToleranceComparer(double tolerance) : IEqualityComparer<double>
