@@ -165,13 +165,20 @@ internal static class MoleculeCli
             Console.WriteLine($"resume with: equisharp train --out {options.OutputDirectory} --resume");
         string selection = trainer.Task.SelectionMetric;
         if (result.BestEpoch is int bestEpoch)
-            Console.WriteLine($"best validation {selection} {Metric(result.BestValidation![selection])} {run.Unit} at epoch {bestEpoch}");
+            Console.WriteLine($"best validation {selection} {Metric(result.BestValidation![selection])} {UnitOf(selection, run.Unit)} at epoch {bestEpoch}");
         if (result.TestAtBest is { } testMetrics)
-            Console.WriteLine($"test {string.Join(", ", trainer.Task.MetricNames.Select(n => $"{n} {Metric(testMetrics[n])}"))} {run.Unit} (at best validation epoch {result.BestEpoch})");
+            Console.WriteLine($"test {string.Join(", ", trainer.Task.MetricNames.Select(n => $"{n} {Metric(testMetrics[n])} {UnitOf(n, run.Unit)}"))} (at best validation epoch {result.BestEpoch})");
         return result.StopReason == StopReason.Cancelled ? 130 : 0;
     }
 
     private static string Metric(double v) => v.ToString("G5", CultureInfo.InvariantCulture);
+
+    /// <summary>The unit of a metric: the QM9 target's unit (squared for MSE), meV for energies, meV/Å for forces.</summary>
+    private static string UnitOf(string metric, string targetUnit)
+    {
+        string unit = metric.StartsWith("energy", StringComparison.Ordinal) ? "meV" : metric.StartsWith("force", StringComparison.Ordinal) ? "meV/Å" : targetUnit;
+        return metric.EndsWith("mse", StringComparison.Ordinal) ? $"({unit})²" : unit;
+    }
 
     private static string Get(IReadOnlyDictionary<string, string> metadata, string key, string source) =>
         metadata.TryGetValue(key, out var v) ? v : throw new CliException($"{source} lacks metadata '{key}'; it was not written by 'equisharp train --task qm9/md17'.");
