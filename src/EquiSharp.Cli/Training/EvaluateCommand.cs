@@ -28,10 +28,10 @@ internal static class EvaluateCommand
     {
         var checkpoint = CheckpointOption();
         var weights = WeightsOption();
-        var data = new Option<string?>("--data") { Description = $"Data folder holding {NBodyCli.DataFileName} (default: the one recorded in the checkpoint)." };
+        var data = new Option<string?>("--data") { Description = $"Data folder holding {NBodyCli.DataFileName}, or the QM9/rMD17 data of a molecular run (default: the one recorded in the checkpoint)." };
         var batchSize = new Option<int>("--batch-size") { Description = "Systems per evaluation batch.", DefaultValueFactory = _ => 100 }.AtLeast(1);
         var threads = new Option<int>("--threads") { Description = "libtorch intra-op threads.", DefaultValueFactory = _ => TorchRuntime.DefaultThreads }.AtLeast(1);
-        var command = new Command("evaluate", "Evaluate a checkpoint on the train, validation and test splits (MSE and MAE over all coordinates) next to the trivial baselines.")
+        var command = new Command("evaluate", "Evaluate a checkpoint on the train, validation and test splits: N-body MSE and MAE over all coordinates next to the trivial baselines; QM9 MAE in the paper's units; rMD17 energy and force errors in meV and meV/Å.")
         {
             checkpoint, weights, data, batchSize, threads,
         };
@@ -40,8 +40,10 @@ internal static class EvaluateCommand
             TorchRuntime.SetThreads(parse.GetValue(threads));
             string path = parse.GetValue(checkpoint)!;
             var loaded = Checkpoint.Load(path);
-            var (name, model) = NBodyCli.CreateModel(loaded.Header.Metadata, path);
             bool best = parse.GetValue(weights) == "best";
+            if (loaded.Header.Metadata.TryGetValue("task", out var taskName) && taskName is "qm9" or "md17")
+                return MoleculeCli.Evaluate(loaded, path, best, parse.GetValue(data), parse.GetValue(batchSize));
+            var (name, model) = NBodyCli.CreateModel(loaded.Header.Metadata, path);
             loaded.LoadInto(model, best, path);
             var dataset = NBodyCli.LoadForRun(loaded.Header.Metadata, parse.GetValue(data), path);
             var h = loaded.Header;

@@ -20,10 +20,10 @@ internal static class TrainCommand
 
     public static Command Create()
     {
-        var task = new Option<string>("--task") { Description = "Task: nbody (charged-particle N-body, positions at frame 30 -> frame 40, MSE).", DefaultValueFactory = _ => "nbody" };
-        task.AcceptOnlyFromAmong("nbody");
-        var model = new Option<string>("--model") { Description = "Model: egnn (E(n)-equivariant GNN), gnn (plain message passing), linear (one linear layer [x, v] -> x), linear-vel (x + t v with a learned t).", DefaultValueFactory = _ => "egnn" };
-        model.AcceptOnlyFromAmong(NBodyModels.Names.ToArray());
+        var task = new Option<string>("--task") { Description = "Task: nbody (charged-particle N-body, positions at frame 30 -> frame 40, MSE), qm9 (one QM9 property, L1, MAE in the paper's units), md17 (rMD17 energies and forces). See docs/molecules.md.", DefaultValueFactory = _ => "nbody" };
+        task.AcceptOnlyFromAmong("nbody", "qm9", "md17");
+        var model = new Option<string>("--model") { Description = "Model: egnn (E(n)-equivariant GNN), gnn (plain message passing), linear (one linear layer [x, v] -> x), linear-vel (x + t v with a learned t); for qm9/md17: egnn, schnet, mpnn, pointconv.", DefaultValueFactory = _ => "egnn" };
+        model.AcceptOnlyFromAmong(NBodyModels.Names.Concat(MolecularModels.Names).Distinct().ToArray());
         var hidden = new Option<int>("--hidden") { Description = "Hidden width of egnn/gnn.", DefaultValueFactory = _ => 64 }.AtLeast(1);
         var layers = new Option<int>("--layers") { Description = "Message passing layers of egnn/gnn.", DefaultValueFactory = _ => 4 }.AtLeast(1);
         var data = new Option<string?>("--data") { Description = $"Data folder holding {NBodyCli.DataFileName}; simulated there (with --data-seed and the split sizes) if absent. Default: runs/data/nbody-s<data-seed>-<train>-<valid>-<test>." };
@@ -63,6 +63,8 @@ internal static class TrainCommand
             task, model, hidden, layers, data, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr, weightDecay,
             optimizer, schedule, warmup, scheduleUnit, minLr, clip, validateEvery, patience, seed, threads, workers, output, resume,
         };
+        var molecules = new MoleculeCli.Options();
+        foreach (var option in molecules.All) command.Options.Add(option);
         command.SetAction(parse => CliSupport.Guard(() =>
         {
             string modelName = parse.GetValue(model)!;
@@ -83,17 +85,28 @@ internal static class TrainCommand
                     Console.Error.WriteLine($"note: --resume takes the run's settings from its checkpoint; ignoring {string.Join(", ", ignored.Select(o => o.Name))}.");
                 return Resume(outDir, parse.GetValue(data));
             }
+            if (parse.GetValue(task) == "nbody")
+            {
+                var moleculeOnly = molecules.All.Where(parse.WasGiven).ToArray();
+                if (moleculeOnly.Length > 0)
+                    throw new CliException($"{string.Join(", ", moleculeOnly.Select(o => o.Name))} only apply to --task qm9/md17.");
+            }
 
-            int epochCount = parse.GetValue(quick) && !parse.WasGiven(epochs) ? QuickEpochs : parse.GetValue(epochs);
+            string taskName = parse.GetValue(task)!;
+            bool molecular = taskName != "nbody";
+            if (molecular) MoleculeCli.CheckModel(taskName, modelName);
+            int epochCount = parse.GetValue(quick) && !parse.WasGiven(epochs) ? QuickEpochs
+                : molecular && !parse.WasGiven(epochs) ? MoleculeCli.DefaultEpochs : parse.GetValue(epochs);
             if (parse.GetValue(warmup) >= epochCount)
                 throw new CliException($"--warmup ({parse.GetValue(warmup)}) must be smaller than the number of epochs ({epochCount}).");
-            double learningRate = parse.WasGiven(lr) ? parse.GetValue(lr) : NBodyCli.ReferenceLearningRate(parse.GetValue(model)!);
+            double learningRate = parse.WasGiven(lr) ? parse.GetValue(lr)
+                : molecular ? molecules.ReferenceLearningRate(parse, taskName) : NBodyCli.ReferenceLearningRate(parse.GetValue(model)!);
             if (parse.GetValue(minLr) > learningRate)
                 throw new CliException($"--min-lr ({parse.GetValue(minLr)}) must not exceed --lr ({learningRate}).");
             var options = new TrainerOptions
             {
                 Epochs = epochCount,
-                BatchSize = parse.GetValue(batchSize),
+                BatchSize = molecular && !parse.WasGiven(batchSize) ? MoleculeCli.DefaultBatchSize(taskName) : parse.GetValue(batchSize),
                 LearningRate = learningRate,
                 WeightDecay = parse.GetValue(weightDecay),
                 Optimizer = parse.GetValue(optimizer) == "adamw" ? OptimizerKind.AdamW : OptimizerKind.Adam,
@@ -107,6 +120,12 @@ internal static class TrainCommand
                 Seed = parse.GetValue(seed),
                 OutputDirectory = outDir,
             };
+            if (molecular)
+                return MoleculeCli.Start(parse, molecules, taskName, modelName, options,
+                    parse.WasGiven(hidden) ? parse.GetValue(hidden) : null, parse.WasGiven(layers) ? parse.GetValue(layers) : null,
+                    parse.GetValue(data), parse.WasGiven(dataSeed) ? parse.GetValue(dataSeed) : 0,
+                    parse.WasGiven(trainSize) ? parse.GetValue(trainSize) : null, parse.WasGiven(validSize) ? parse.GetValue(validSize) : null,
+                    parse.WasGiven(testSize) ? parse.GetValue(testSize) : null);
             var sizes = new NBodySplitSizes(parse.GetValue(trainSize), parse.GetValue(validSize), parse.GetValue(testSize));
             long simSeed = parse.GetValue(dataSeed);
             string dataDir = parse.GetValue(data) ?? NBodyCli.DefaultDataFolder(simSeed, sizes);
@@ -137,6 +156,8 @@ internal static class TrainCommand
     {
         string path = Path.Combine(outDir, Checkpoint.DefaultFileName);
         var header = Checkpoint.Load(path).Header;
+        if (header.Metadata.TryGetValue("task", out var taskName) && taskName != "nbody")
+            return MoleculeCli.Resume(path, outDir, dataDir);
         var (modelName, model) = NBodyCli.CreateModel(header.Metadata, path);
         var dataset = NBodyCli.LoadForRun(header.Metadata, dataDir, path);
         using var trainer = Trainer.Resume(path, model, RegressionTask.NodeMse(), outDir);
@@ -152,39 +173,10 @@ internal static class TrainCommand
             $"{options.Optimizer} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, weight decay {options.WeightDecay.ToString(CultureInfo.InvariantCulture)}, batch {options.BatchSize}, " +
             $"{options.Epochs} epochs, validate every {options.ValidateEvery}; {TorchRuntime.Threads} thread(s); run folder {options.OutputDirectory}");
 
-        using var cts = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            if (cts.IsCancellationRequested) return; // second Ctrl+C: terminate at once (resume from the last checkpoint)
-            e.Cancel = true;
-            cts.Cancel();
-            Console.Error.WriteLine("stopping after the current epoch (checkpoint follows); press Ctrl+C again to kill");
-        };
-        Console.CancelKeyPress += onCancel;
         var clock = Stopwatch.StartNew();
-        var lastPlot = Stopwatch.StartNew();
-        string plotPath = Path.Combine(options.OutputDirectory!, LearningCurvePlot.FileName);
         string title = $"N-body {modelName}: {options.Optimizer} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, batch {options.BatchSize}, seed {options.Seed}";
-        trainer.EpochCompleted += record =>
-        {
-            if (record.Validation is not null && lastPlot.Elapsed.TotalSeconds > 60)
-            {
-                TryPlot(plotPath, trainer, title);
-                lastPlot.Restart();
-            }
-        };
-        TrainingResult result;
-        try
-        {
-            var display = new TrainingDisplay(trainer);
-            result = display.Run(() => trainer.Fit(NBodyCli.Source(dataset, NBodySplit.Train), NBodyCli.Source(dataset, NBodySplit.Valid),
-                NBodyCli.Source(dataset, NBodySplit.Test), cts.Token));
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
-        }
-        TryPlot(plotPath, trainer, title);
+        var result = Fit(trainer, NBodyCli.Source(dataset, NBodySplit.Train), NBodyCli.Source(dataset, NBodySplit.Valid),
+            NBodyCli.Source(dataset, NBodySplit.Test), title);
 
         Console.WriteLine();
         Console.WriteLine($"stopped: {result.StopReason} after {result.CompletedEpochs} of {options.Epochs} epochs ({TrainingDisplay.Duration(clock.Elapsed.TotalSeconds)} this session)");
@@ -199,6 +191,46 @@ internal static class TrainCommand
         if (result.TestAtBest is not null)
             Console.WriteLine($"test MSE {CliSupport.F(result.TestAtBest["mse"])} (at best validation epoch {result.BestEpoch})");
         return result.StopReason == StopReason.Cancelled ? 130 : 0; // 130: interrupted (as a shell reports SIGINT)
+    }
+
+    /// <summary>
+    /// Runs <see cref="Trainer.Fit(IBatchSource, IBatchSource, IBatchSource?, CancellationToken)"/> with the live display,
+    /// Ctrl+C handling (stop after the epoch, resumable) and the learning-curve plot (refreshed every minute).
+    /// </summary>
+    internal static TrainingResult Fit(Trainer trainer, IBatchSource train, IBatchSource valid, IBatchSource? test, string title)
+    {
+        var options = trainer.Options;
+        using var cts = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (cts.IsCancellationRequested) return; // second Ctrl+C: terminate at once (resume from the last checkpoint)
+            e.Cancel = true;
+            cts.Cancel();
+            Console.Error.WriteLine("stopping after the current epoch (checkpoint follows); press Ctrl+C again to kill");
+        };
+        Console.CancelKeyPress += onCancel;
+        var lastPlot = Stopwatch.StartNew();
+        string plotPath = Path.Combine(options.OutputDirectory!, LearningCurvePlot.FileName);
+        trainer.EpochCompleted += record =>
+        {
+            if (record.Validation is not null && lastPlot.Elapsed.TotalSeconds > 60)
+            {
+                TryPlot(plotPath, trainer, title);
+                lastPlot.Restart();
+            }
+        };
+        TrainingResult result;
+        try
+        {
+            var display = new TrainingDisplay(trainer);
+            result = display.Run(() => trainer.Fit(train, valid, test, cts.Token));
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+        TryPlot(plotPath, trainer, title);
+        return result;
     }
 
     private static void TryPlot(string path, Trainer trainer, string title)

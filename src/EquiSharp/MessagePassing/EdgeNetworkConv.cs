@@ -46,16 +46,39 @@ public sealed class EdgeNetworkConv : MessagePassingLayer
     /// <summary>Edge attribute size.</summary>
     public long EdgeChannels { get; }
 
+    /// <summary>
+    /// The per-edge matrices A(a_ij) [E, in, out] of edge attributes [E, B]. A model that runs the same
+    /// layer several times on the same edges (Gilmer's shared-weight steps) computes them once and passes
+    /// them to <see cref="forward(Tensor, EdgeContext, Tensor)"/>: the edge network dominates the cost.
+    /// </summary>
+    public Tensor Matrices(Tensor attributes)
+    {
+        if (attributes.dim() != 2 || attributes.shape[1] != EdgeChannels)
+            throw new ArgumentException($"EdgeNetworkConv: edge attributes have shape [{string.Join(", ", attributes.shape)}]; expected [E, {EdgeChannels}].", nameof(attributes));
+        return edgeNetwork.forward(attributes).view(-1, InChannels, OutChannels);
+    }
+
+    /// <summary>The layer with precomputed edge matrices (from <see cref="Matrices"/> of the same edges' attributes).</summary>
+    public Tensor forward(Tensor nodeFeatures, EdgeContext edges, Tensor matrices)
+    {
+        if (matrices.dim() != 3 || matrices.shape[0] != edges.NumEdges || matrices.shape[1] != InChannels || matrices.shape[2] != OutChannels)
+            throw new ArgumentException($"EdgeNetworkConv: edge matrices have shape [{string.Join(", ", matrices.shape)}]; expected [E = {edges.NumEdges}, {InChannels}, {OutChannels}].", nameof(matrices));
+        var source = edges.GatherSource(nodeFeatures);
+        return Update(nodeFeatures, Aggregate(Apply(source, matrices), edges));
+    }
+
     /// <inheritdoc />
     protected override Tensor Message(Tensor target, Tensor source, EdgeContext edges)
     {
         var attributes = edges.Attributes
             ?? throw new ArgumentException("EdgeNetworkConv needs edge attributes a_ij [E, B]; the edge context has none.", nameof(edges));
-        if (attributes.dim() != 2 || attributes.shape[1] != EdgeChannels)
-            throw new ArgumentException($"EdgeNetworkConv: edge attributes have shape [{string.Join(", ", attributes.shape)}]; expected [E, {EdgeChannels}].", nameof(edges));
+        return Apply(source, Matrices(attributes));
+    }
+
+    private Tensor Apply(Tensor source, Tensor matrices)
+    {
         if (source.shape[1] != InChannels)
             throw new ArgumentException($"EdgeNetworkConv: node features have {source.shape[1]} channels; expected {InChannels}.");
-        var matrices = edgeNetwork.forward(attributes).view(-1, InChannels, OutChannels);
         return torch.bmm(source.unsqueeze(1), matrices).squeeze(1);
     }
 

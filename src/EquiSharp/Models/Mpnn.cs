@@ -61,9 +61,10 @@ public sealed class Mpnn : nn.Module<GraphBatch, Tensor>
             throw new GraphValidationException("Mpnn needs EdgeAttributes [E, B] (e.g. distance features); the batch has none.");
         var edges = EdgeContext.FromBatch(batch);
         var h = nn.functional.relu(embed.forward(features));
+        var matrices = conv.Matrices(batch.EdgeAttributes); // shared by all steps: computed once
         for (int step = 0; step < Options.Steps; step++)
         {
-            var m = nn.functional.relu(conv.forward(h, edges));
+            var m = nn.functional.relu(conv.forward(h, edges, matrices));
             h = gru.forward(m, h);
         }
         return head.forward(readout.forward(h, batch.Batch, batch.NumGraphs));

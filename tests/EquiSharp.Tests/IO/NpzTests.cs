@@ -9,8 +9,21 @@ namespace EquiSharp.Tests.IO;
 /// <summary>A fact that is skipped (with the reason shown) when the shared real-data folder is absent.</summary>
 public sealed class SharedDataFactAttribute : FactAttribute
 {
-    /// <summary>Folder of the real datasets (EQUISHARP_DATA overrides it).</summary>
-    public static string DataRoot => Environment.GetEnvironmentVariable("EQUISHARP_DATA") ?? "/work/shared/data";
+    /// <summary>
+    /// Folder of the real datasets: EQUISHARP_DATA if set, else the first <c>shared/data</c> beside an
+    /// ancestor of the test binaries (the repository's <c>../shared/data</c>), else /work/shared/data.
+    /// </summary>
+    public static string DataRoot { get; } = Environment.GetEnvironmentVariable("EQUISHARP_DATA") ?? FindSharedData();
+
+    private static string FindSharedData()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "shared", "data");
+            if (Directory.Exists(candidate)) return candidate;
+        }
+        return "/work/shared/data";
+    }
 
     /// <summary>Skips unless <paramref name="relativePath"/> exists under <see cref="DataRoot"/>.</summary>
     public SharedDataFactAttribute(string relativePath)

@@ -17,7 +17,7 @@ public class CliTrainingTests : IDisposable
 {
     public void Dispose() => DeleteTempFolders();
 
-    private static (int Code, string Out, string Error) Cli(params string[] args)
+    internal static (int Code, string Out, string Error) Cli(params string[] args)
     {
         var (oldOut, oldError) = (Console.Out, Console.Error);
         using var output = new StringWriter(CultureInfo.InvariantCulture);

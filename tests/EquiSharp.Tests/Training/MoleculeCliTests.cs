@@ -1,0 +1,100 @@
+using EquiSharp.Tests.Datasets.Molecules;
+using EquiSharp.Training;
+using Xunit;
+using static EquiSharp.Tests.Training.TrainingFixtures;
+
+namespace EquiSharp.Tests.Training;
+
+/// <summary>train / evaluate / resume for --task qm9 and --task md17 on the committed fixture.</summary>
+public class MoleculeCliTests : IDisposable
+{
+    public void Dispose() => DeleteTempFolders();
+
+    private static (int Code, string Out, string Error) Cli(params string[] args) => CliTrainingTests.Cli(args);
+
+    [Theory]
+    [InlineData("egnn")]
+    [InlineData("schnet")]
+    [InlineData("mpnn")]
+    [InlineData("pointconv")]
+    public void Qm9TrainEvaluateAndResume(string model)
+    {
+        string run = Path.Combine(TempFolder(), "run");
+        string data = MoleculeDataTests.Fixture("qm9_fixture.npz");
+        var trained = Cli("train", "--task", "qm9", "--target", "gap", "--data", data, "--model", model, "--hidden", "8", "--layers", "1",
+            "--train", "24", "--valid", "8", "--test", "8", "--epochs", "3", "--batch-size", "8", "--validate-every", "1", "--out", run);
+        Assert.True(trained.Code == 0, trained.Error + trained.Out);
+        var header = Checkpoint.Load(Path.Combine(run, "checkpoint.ckpt")).Header;
+        Assert.Equal("qm9", header.Metadata["task"]);
+        Assert.Equal("24,8,8", header.Metadata["sizes"]);
+        Assert.Equal(1e-3, header.Options.LearningRate); // EGNN's rate for gap
+        double testMae = header.TestAtBest!["mae"];
+        Assert.InRange(testMae, 10, 5000); // meV: the gap's spread is about 1000 meV
+        Assert.Contains("meV", trained.Out);
+
+        var evaluated = Cli("evaluate", "--checkpoint", Path.Combine(run, "checkpoint.ckpt"));
+        Assert.True(evaluated.Code == 0, evaluated.Error);
+        Assert.Matches($@"test\s+\S+\s+{testMae.ToString("G5", System.Globalization.CultureInfo.InvariantCulture).Replace(".", "\\.")}", evaluated.Out);
+
+        var resumed = Cli("train", "--out", run, "--resume");
+        Assert.True(resumed.Code == 0, resumed.Error);
+        Assert.Equal(testMae, Checkpoint.Load(Path.Combine(run, "checkpoint.ckpt")).Header.TestAtBest!["mae"]);
+    }
+
+    [Fact]
+    public void TheSameSeedGivesTheSameQm9Run()
+    {
+        string root = TempFolder();
+        string data = MoleculeDataTests.Fixture("qm9_fixture.npz");
+        string[] common = ["train", "--task", "qm9", "--target", "U0", "--data", data, "--model", "schnet", "--hidden", "8", "--layers", "1",
+            "--subset", "30", "--batch-size", "8", "--validate-every", "1"];
+        var full = Cli([.. common, "--epochs", "4", "--out", Path.Combine(root, "full")]);
+        Assert.True(full.Code == 0, full.Error);
+        var part = Cli([.. common, "--epochs", "4", "--out", Path.Combine(root, "again")]);
+        Assert.True(part.Code == 0, part.Error);
+        var a = Checkpoint.Load(Path.Combine(root, "full", "checkpoint.ckpt")).Header.History.Select(r => r.TrainLoss);
+        var b = Checkpoint.Load(Path.Combine(root, "again", "checkpoint.ckpt")).Header.History.Select(r => r.TrainLoss);
+        Assert.Equal(a, b);
+    }
+
+    [Fact]
+    public void Md17TrainEvaluateAndResume()
+    {
+        string run = Path.Combine(TempFolder(), "run");
+        string folder = Path.GetDirectoryName(MoleculeDataTests.Fixture("rmd17_ethanol_train_01.npz"))!;
+        var trained = Cli("train", "--task", "md17", "--molecule", "ethanol", "--data", folder, "--model", "schnet", "--hidden", "8", "--layers", "1",
+            "--train", "9", "--valid", "3", "--epochs", "2", "--batch-size", "3", "--validate-every", "1", "--out", run);
+        Assert.True(trained.Code == 0, trained.Error + trained.Out);
+        var header = Checkpoint.Load(Path.Combine(run, "checkpoint.ckpt")).Header;
+        Assert.Equal("energy-force", header.Task);
+        Assert.Contains("force_mae", header.TestAtBest!.Keys);
+        Assert.Contains("rMD17 ethanol", trained.Out);
+        var evaluated = Cli("evaluate", "--checkpoint", Path.Combine(run, "checkpoint.ckpt"));
+        Assert.True(evaluated.Code == 0, evaluated.Error);
+        Assert.Contains("force_mae", evaluated.Out);
+        Assert.Matches(@"test\s+\S+", evaluated.Out);
+        var resumed = Cli("train", "--out", run, "--resume");
+        Assert.True(resumed.Code == 0, resumed.Error);
+    }
+
+    [Fact]
+    public void MolecularOptionErrorsAreClear()
+    {
+        string data = MoleculeDataTests.Fixture("qm9_fixture.npz");
+        var r = Cli("train", "--task", "qm9", "--model", "linear", "--data", data, "--out", Path.Combine(TempFolder(), "r"));
+        Assert.Equal(1, r.Code);
+        Assert.Contains("--model linear is not a molecular model", r.Error);
+        r = Cli("train", "--task", "qm9", "--target", "entropy", "--data", data, "--out", Path.Combine(TempFolder(), "r"));
+        Assert.Equal(1, r.Code);
+        Assert.Contains("Unknown QM9 target 'entropy'", r.Error);
+        r = Cli("train", "--task", "qm9", "--split", "egnn", "--data", data, "--out", Path.Combine(TempFolder(), "r"));
+        Assert.Equal(1, r.Code);
+        Assert.Contains("needs the full 130831", r.Error);
+        r = Cli("train", "--task", "md17", "--molecule", "aspirin", "--data", Path.GetDirectoryName(data)!, "--out", Path.Combine(TempFolder(), "r"));
+        Assert.Equal(1, r.Code);
+        Assert.Contains("rmd17_aspirin_train_01.npz not found", r.Error);
+        r = Cli("train", "--task", "nbody", "--target", "homo", "--out", Path.Combine(TempFolder(), "r"));
+        Assert.Equal(1, r.Code);
+        Assert.Contains("--target only apply to --task qm9/md17", r.Error);
+    }
+}
