@@ -1,0 +1,68 @@
+using EquiSharp.Datasets.NBody;
+using EquiSharp.Equivariance;
+using EquiSharp.Graphs;
+using EquiSharp.Models;
+using EquiSharp.Steerable;
+using TorchSharp;
+using Xunit;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace EquiSharp.Tests.Models;
+
+public class NBodySegnnTests(ITestOutputHelper output)
+{
+    private static readonly Lazy<NBodyDataset> Data = new(() =>
+        NBodyDataset.Generate(13, new NBodySplitSizes(100, 0, 20), new NBodySimulationOptions(Steps: 4101)));
+
+    [Fact]
+    public void SegnnIsE3AndPermutationEquivariant_WithTheKit()
+    {
+        torch.manual_seed(31);
+        var model = new NBodySegnn(new NBodyModelOptions(Hidden: 8, Layers: 2));
+        model.to(ScalarType.Float64);
+        using var batch = Data.Value.CreateBatch(NBodySplit.Test, new[] { 0, 1, 2 }, dtype: ScalarType.Float64);
+        var y = model.forward(batch);
+        Assert.Equal(new long[] { 15, 3 }, y.shape);
+        double move = (y - batch.Positions).abs().max().item<double>();
+        Assert.InRange(move, 1e-3, 50); // the model does move the particles
+        var report = EquivarianceChecker.Check(b => model.forward(b), batch, FieldSpec.Node("x", FieldType.Position),
+            new EquivarianceOptions { Name = "SEGNN N-body" });
+        Assert.True(report.Passed, report.ToTable(failuresOnly: true));
+        foreach (var check in new[] { "rotation", "reflection", "translation", "permutation", "batching" })
+            Assert.Contains(report.Cases, c => c.Check == check);
+    }
+
+    [Fact]
+    public void PerAxisCentringOfTheReferenceCodeWouldBreakEquivariance()
+    {
+        // The reference subtracts the mean over the coordinate axes of each particle; this model
+        // centres over the nodes of each system. The per-axis "centre" does not rotate with the
+        // system, which is why the reference is not equivariant; the per-system centre does.
+        var gen = new Generator(3);
+        var x = torch.randn(new long[] { 5, 3 }, dtype: ScalarType.Float64, generator: gen);
+        var q = E3Rotation(gen);
+        var perAxis = x - x.mean(new long[] { 1 }, keepdim: true);
+        var perAxisRotated = x.matmul(q) - x.matmul(q).mean(new long[] { 1 }, keepdim: true);
+        Assert.True((perAxisRotated - perAxis.matmul(q)).abs().max().item<double>() > 1e-3);
+        var perSystem = x - x.mean(new long[] { 0 }, keepdim: true);
+        var perSystemRotated = x.matmul(q) - x.matmul(q).mean(new long[] { 0 }, keepdim: true);
+        Assert.True((perSystemRotated - perSystem.matmul(q)).abs().max().item<double>() < 1e-12);
+    }
+
+    private static Tensor E3Rotation(Generator gen) => EquiSharp.Tests.MessagePassing.E3.RandomOrthogonal(gen, false);
+
+    [Fact]
+    public void ReferenceConfigurationAndInputErrors()
+    {
+        var model = (NBodySegnn)NBodyModels.Create("SEGNN");
+        Assert.Equal("32x0e+32x1o", model.HiddenIrreps.ToString());
+        Assert.Equal("1x0e+1x1o", model.AttributeIrreps.ToString());
+        long count = model.parameters().Sum(p => p.numel());
+        output.WriteLine($"SEGNN parameters: {count}");
+
+        using var missing = Data.Value.CreateBatch(NBodySplit.Test, new[] { 0 });
+        Assert.Contains("NodeVectors", Assert.Throws<GraphValidationException>(() => model.forward(missing with { NodeVectors = null })).Message);
+        Assert.Contains("EdgeAttributes", Assert.Throws<GraphValidationException>(() => model.forward(missing with { EdgeAttributes = torch.ones(20, 2) })).Message);
+    }
+}
