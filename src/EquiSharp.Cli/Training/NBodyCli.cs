@@ -26,7 +26,7 @@ internal static class NBodyCli
     /// </summary>
     public static readonly IReadOnlyDictionary<string, double> Published = new Dictionary<string, double>
     {
-        ["linear"] = 0.0819, ["linear-vel"] = 0.0819, ["gnn"] = 0.0107, ["egnn"] = 0.0071, ["segnn"] = 0.0043,
+        ["linear"] = 0.0819, ["linear-vel"] = 0.0819, ["gnn"] = 0.0107, ["egnn"] = 0.0071, ["segnn"] = 0.0043, ["tfn"] = 0.0155,
     };
 
     /// <summary>The reference code's learning rate for a model (its README: 1e-3 for the GNN, 5e-4 for EGNN; 5e-4 for the rest).</summary>

@@ -22,10 +22,10 @@ internal static class TrainCommand
     {
         var task = new Option<string>("--task") { Description = "Task: nbody (charged-particle N-body, positions at frame 30 -> frame 40, MSE).", DefaultValueFactory = _ => "nbody" };
         task.AcceptOnlyFromAmong("nbody");
-        var model = new Option<string>("--model") { Description = "Model: egnn (E(n)-equivariant GNN), gnn (plain message passing), linear (one linear layer [x, v] -> x), linear-vel (x + t v with a learned t), segnn (steerable E(3)-equivariant GNN).", DefaultValueFactory = _ => "egnn" };
+        var model = new Option<string>("--model") { Description = "Model: egnn (E(n)-equivariant GNN), gnn (plain message passing), linear (one linear layer [x, v] -> x), linear-vel (x + t v with a learned t), segnn (steerable non-linear message passing), tfn (Tensor Field Network, steerable linear convolution).", DefaultValueFactory = _ => "egnn" };
         model.AcceptOnlyFromAmong(NBodyModels.Names.ToArray());
-        var hidden = new Option<int>("--hidden") { Description = "Hidden width of egnn/gnn; segnn: scalar features its hidden irreps are balanced to (64 -> 32x0e+32x1o).", DefaultValueFactory = _ => 64 }.AtLeast(1);
-        var layers = new Option<int>("--layers") { Description = "Message passing layers of egnn/gnn/segnn.", DefaultValueFactory = _ => 4 }.AtLeast(1);
+        var hidden = new Option<int>("--hidden") { Description = "Hidden width of egnn/gnn; tfn: H gives (H/2)x0e+(H/4)x1o+(H/8)x2e; segnn: scalar features its hidden irreps are balanced to (64 -> 32x0e+32x1o).", DefaultValueFactory = _ => 64 }.AtLeast(1);
+        var layers = new Option<int>("--layers") { Description = "Message passing layers of egnn/gnn/segnn/tfn.", DefaultValueFactory = _ => 4 }.AtLeast(1);
         var data = new Option<string?>("--data") { Description = $"Data folder holding {NBodyCli.DataFileName}; simulated there (with --data-seed and the split sizes) if absent. Default: runs/data/nbody-s<data-seed>-<train>-<valid>-<test>." };
         var dataSeed = new Option<long>("--data-seed") { Description = "Seed of the simulation when data is generated (43 as in the reference code).", DefaultValueFactory = _ => 43 };
         dataSeed.Validators.Add(r =>

@@ -13,8 +13,8 @@ public class SegnnLayerTests
     private static readonly Irreps Hidden = "4x0e+3x1o+2x2e";
     private static readonly Irreps Attr = Irreps.SphericalHarmonics(2);
 
-    /// <summary>Small fully connected systems with steerable node features and invariant edge attributes.</summary>
-    private static GraphBatch Systems(Generator gen)
+    /// <summary>Two small fully connected systems with random node features of the given irreps and an invariant edge scalar.</summary>
+    internal static GraphBatch Systems(Generator gen, Irreps features)
     {
         var graphs = new List<GeometricGraph>();
         foreach (int n in new[] { 4, 3 })
@@ -27,7 +27,7 @@ public class SegnnLayerTests
             graphs.Add(new GeometricGraph
             {
                 Positions = torch.randn(new long[] { n, 3 }, dtype: ScalarType.Float64, generator: gen),
-                NodeFeatures = torch.randn(new long[] { n, Hidden.Dim }, dtype: ScalarType.Float64, generator: gen),
+                NodeFeatures = torch.randn(new long[] { n, features.Dim }, dtype: ScalarType.Float64, generator: gen),
                 EdgeIndex = torch.tensor(src.Concat(dst).ToArray(), new long[] { 2, src.Count }),
                 EdgeAttributes = torch.randn(new long[] { src.Count, 1 }, dtype: ScalarType.Float64, generator: gen),
             });
@@ -54,7 +54,7 @@ public class SegnnLayerTests
         var layer = new SegnnLayer(Hidden, Attr, Attr, "2x0e", norm);
         layer.to(ScalarType.Float64);
         var gen = new Generator(8);
-        using var batch = Systems(gen);
+        using var batch = Systems(gen, Hidden);
         var f = Run(layer, batch);
         Assert.True((f - batch.NodeFeatures!).abs().max().item<double>() > 1e-3);
         var options = new EquivarianceOptions
@@ -72,7 +72,7 @@ public class SegnnLayerTests
     public void ShapesAreCheckedWithClearErrors()
     {
         var layer = new SegnnLayer(Hidden, Attr, Attr, "2x0e");
-        using var batch = Systems(new Generator(9));
+        using var batch = Systems(new Generator(9), Hidden);
         var b = batch with { NodeFeatures = batch.NodeFeatures!.to(ScalarType.Float32), Positions = batch.Positions.to(ScalarType.Float32), EdgeAttributes = batch.EdgeAttributes!.to(ScalarType.Float32) };
         var edges = EdgeContext.FromBatch(b);
         var ea = torch.zeros(b.NumEdges, Attr.Dim);

@@ -123,6 +123,7 @@ public class NBodyModelsTests(ITestOutputHelper output)
     [InlineData("gnn", 0.6)]
     [InlineData("linear", 0.6)]
     [InlineData("segnn", 0.6)]
+    [InlineData("tfn", 0.6)]
     public void AFewAdamStepsReduceTheMse(string name, double factor)
     {
         torch.manual_seed(3);
