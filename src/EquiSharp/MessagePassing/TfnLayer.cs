@@ -50,11 +50,7 @@ public sealed class TfnLayer : nn.Module
         Irreps target = irrepsOut;
         if (gated)
         {
-            if (irrepsOut.Count == 0 || !irrepsOut[0].Irrep.IsScalar)
-                throw new ArgumentException($"A gated layer's output irreps must start with the 0e scalars, got '{irrepsOut}'.", nameof(irrepsOut));
-            var gatedIrreps = irrepsOut.Sub(1, irrepsOut.Count);
-            gate = new Gate(new Irreps(new[] { irrepsOut[0] }), new Activation[] { new(t => nn.functional.silu(t)) },
-                new Irreps((gatedIrreps.NumIrreps, new Irrep(0, 1))), new Activation[] { new(t => torch.sigmoid(t)) }, gatedIrreps);
+            gate = Gate.SwishGated(irrepsOut);
             target = gate.IrrepsIn.Simplify();
         }
         // Channel-wise paths f_j (l1) ⊗ Y (l2) → every l_out of the output's types; one output block per path.

@@ -49,6 +49,25 @@ public sealed class Gate : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>
+    /// The gate that produces <paramref name="irrepsOut"/> (0e scalars first, then the gated irreps) as
+    /// SEGNN and NequIP use it: normalised SiLU on the scalars, one sigmoid gate (0e) per gated irrep.
+    /// Its <see cref="IrrepsIn"/> is the scalars, the gates, then the gated irreps.
+    /// </summary>
+    /// <exception cref="ArgumentException">The first block is not 0e, or an activation would change a parity.</exception>
+    public static Gate SwishGated(Irreps irrepsOut)
+    {
+        ArgumentNullException.ThrowIfNull(irrepsOut);
+        if (irrepsOut.Count == 0 || !irrepsOut[0].Irrep.IsScalar)
+            throw new ArgumentException($"A gated output must start with the 0e scalars, got '{irrepsOut}'.", nameof(irrepsOut));
+        var gated = irrepsOut.Sub(1, irrepsOut.Count);
+        var gate = new Gate(new Irreps(new[] { irrepsOut[0] }), new Activation[] { new(t => nn.functional.silu(t)) },
+            new Irreps((gated.NumIrreps, new Irrep(0, 1))), new Activation[] { new(t => torch.sigmoid(t)) }, gated);
+        if (gate.IrrepsOut != irrepsOut)
+            throw new ArgumentException($"The gate maps to '{gate.IrrepsOut}', not to the requested '{irrepsOut}' (gated blocks of one irrep must be merged).", nameof(irrepsOut));
+        return gate;
+    }
+
     /// <summary>The scalars passed through activations.</summary>
     public Irreps IrrepsScalars { get; }
 

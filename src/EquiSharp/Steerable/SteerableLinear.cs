@@ -41,13 +41,7 @@ public sealed class SteerableLinear : nn.Module<Tensor, Tensor, Tensor>
         Irreps productOut = irrepsOut;
         if (gated)
         {
-            if (irrepsOut.Count == 0 || !irrepsOut[0].Irrep.IsScalar)
-                throw new ArgumentException($"A gated layer's output irreps must start with the 0e scalars, got '{irrepsOut}'.", nameof(irrepsOut));
-            var gatedIrreps = irrepsOut.Sub(1, irrepsOut.Count);
-            gate = new Gate(new Irreps(new[] { irrepsOut[0] }), new Activation[] { new(t => nn.functional.silu(t)) },
-                new Irreps((gatedIrreps.NumIrreps, new Irrep(0, 1))), new Activation[] { new(t => torch.sigmoid(t)) }, gatedIrreps);
-            if (gate.IrrepsOut != irrepsOut)
-                throw new ArgumentException($"The gate maps to '{gate.IrrepsOut}', not to the requested '{irrepsOut}'.", nameof(irrepsOut));
+            gate = Gate.SwishGated(irrepsOut);
             productOut = gate.IrrepsIn.Simplify();
         }
         var paths = FullyConnectedTensorProduct.Paths(irrepsIn, irrepsAttr, productOut).ToArray();
