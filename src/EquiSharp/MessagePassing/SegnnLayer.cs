@@ -14,6 +14,9 @@ public enum SegnnNorm
 
     /// <summary><see cref="EquivariantLayerNorm"/> over the channels of each node.</summary>
     Layer,
+
+    /// <summary><see cref="EquivariantInstanceNorm"/> over the nodes of each graph (needs the batch vector).</summary>
+    Instance,
 }
 
 /// <summary>
@@ -32,6 +35,7 @@ public sealed class SegnnLayer : nn.Module
 {
     private readonly SteerableMlp message, update;
     private readonly EquivariantLayerNorm? norm;
+    private readonly EquivariantInstanceNorm? instanceNorm;
     private readonly IrrepsConcat messageInput, updateInput;
 
     /// <summary>Creates the layer.</summary>
@@ -52,6 +56,7 @@ public sealed class SegnnLayer : nn.Module
         message = new SteerableMlp(messageInput.IrrepsOut, new[] { irreps, irreps }, edgeAttr, gateLast: true);
         update = new SteerableMlp(updateInput.IrrepsOut, new[] { irreps, irreps }, nodeAttr, gateLast: false);
         if (normalization == SegnnNorm.Layer) norm = new EquivariantLayerNorm(irreps);
+        if (normalization == SegnnNorm.Instance) instanceNorm = new EquivariantInstanceNorm(irreps);
         Normalization = normalization;
         RegisterComponents();
     }
@@ -79,10 +84,13 @@ public sealed class SegnnLayer : nn.Module
 
     /// <summary>
     /// One layer: f [N, Irreps.Dim], edges, a_ij [E, EdgeAttr.Dim], a_i [N, NodeAttr.Dim],
-    /// e_ij [E, Extra.Dim] (null when there are none) → f' [N, Irreps.Dim].
+    /// e_ij [E, Extra.Dim] (null when there are none) → f' [N, Irreps.Dim]. Instance normalisation
+    /// needs the graph of every node <paramref name="batch"/> [N] and <paramref name="numGraphs"/>.
     /// </summary>
-    public Tensor forward(Tensor features, EdgeContext edges, Tensor edgeAttr, Tensor nodeAttr, Tensor? extra = null)
+    public Tensor forward(Tensor features, EdgeContext edges, Tensor edgeAttr, Tensor nodeAttr, Tensor? extra = null, Tensor? batch = null, long numGraphs = 0)
     {
+        if (instanceNorm is not null && (batch is null || numGraphs < 1))
+            throw new ArgumentException("SegnnLayer with instance normalisation needs the batch vector [N] and the number of graphs.", nameof(batch));
         ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(edges);
         Check(features, edges.NumNodes, Irreps, "features", "N");
@@ -95,6 +103,7 @@ public sealed class SegnnLayer : nn.Module
         var aggregated = Scatter.Sum(m, edges.Target, edges.NumNodes);
         var y = features + update.forward(updateInput.Apply(features, aggregated), nodeAttr);
         if (norm is not null) y = norm.forward(y);
+        if (instanceNorm is not null) y = instanceNorm.forward(y, batch!, numGraphs);
         return y.MoveToOuterDisposeScope();
     }
 

@@ -42,12 +42,13 @@ public class SegnnLayerTests
         var edgeAttr = SphericalHarmonics.Compute(2, relative);
         var nodeAttr = global::EquiSharp.Aggregation.Scatter.Mean(edgeAttr, edges.Target, b.NumNodes);
         var extra = torch.cat(new[] { relative.norm(1, keepdim: true), b.EdgeAttributes! }, 1);
-        return layer.forward(b.NodeFeatures!, edges, edgeAttr, nodeAttr, extra);
+        return layer.forward(b.NodeFeatures!, edges, edgeAttr, nodeAttr, extra, b.Batch, b.NumGraphs);
     }
 
     [Theory]
     [InlineData(SegnnNorm.None)]
     [InlineData(SegnnNorm.Layer)]
+    [InlineData(SegnnNorm.Instance)]
     public void SegnnLayerIsO3TranslationAndPermutationEquivariant_WithTheKit(SegnnNorm norm)
     {
         torch.manual_seed(7);
