@@ -61,8 +61,14 @@ public class NBodySteerableTests(ITestOutputHelper output)
         var model = (NBodySegnn)NBodyModels.Create("SEGNN");
         Assert.Equal("32x0e+32x1o", model.HiddenIrreps.ToString());
         Assert.Equal("1x0e+1x1o", model.AttributeIrreps.ToString());
+        // Weights Σ mul1·mul2·mul_out over the coupled blocks, plus one bias per 0e output channel:
+        // embedding (2x1o+1x0e → 32x0e+32x1o) 192 + 32; per layer: message 1 (66x0e+64x1o → 64x0e+32x1o)
+        // 12480 + 64, message 2 (32x0e+32x1o → 64x0e+32x1o) 6144 + 64, update 1 (64x0e+64x1o → 64x0e+32x1o)
+        // 12288 + 64, update 2 4096 + 32; head: gated 6144 + 64, then 64 weights to 1x1o. The same count
+        // as the reference's layers (the regrouping of the inputs by irrep does not change it).
         long count = model.parameters().Sum(p => p.numel());
         output.WriteLine($"SEGNN parameters: {count}");
+        Assert.Equal(224 + 4 * (12544 + 6208 + 12352 + 4128) + 6208 + 64, count);
 
         using var missing = Data.Value.CreateBatch(NBodySplit.Test, new[] { 0 });
         Assert.Contains("NodeVectors", Assert.Throws<GraphValidationException>(() => model.forward(missing with { NodeVectors = null })).Message);
