@@ -89,23 +89,27 @@ public sealed class Gate : nn.Module<Tensor, Tensor>
         using var scope = torch.NewDisposeScope();
         var (flat, lead) = IrrepsIn.Flatten(x);
         long n = flat.shape[0];
+        // One split of the input (its backward is one concatenation) instead of a narrow per block
+        // (each of which would scatter its gradient into a full-size zero tensor).
+        var blocks = IrrepsScalars.Concat(IrrepsGates).Concat(IrrepsGated).ToArray();
+        var parts = blocks.Length == 1 ? new[] { flat } : flat.split(blocks.Select(b => (long)b.Dim).ToArray(), 1);
         var pieces = new List<Tensor>();
-        int offset = 0;
-        for (int i = 0; i < IrrepsScalars.Count; offset += IrrepsScalars[i].Dim, i++)
-            pieces.Add(_actScalars[i].Apply(flat.narrow(1, offset, IrrepsScalars[i].Dim)));
+        int k = 0;
+        for (int i = 0; i < IrrepsScalars.Count; i++, k++)
+            pieces.Add(_actScalars[i].Apply(parts[k]));
         var gates = new List<Tensor>();
-        for (int i = 0; i < IrrepsGates.Count; offset += IrrepsGates[i].Dim, i++)
-            gates.Add(_actGates[i].Apply(flat.narrow(1, offset, IrrepsGates[i].Dim)));
+        for (int i = 0; i < IrrepsGates.Count; i++, k++)
+            gates.Add(_actGates[i].Apply(parts[k]));
         if (IrrepsGated.Dim > 0)
         {
             var gate = gates.Count == 1 ? gates[0] : torch.cat(gates, 1); // [n, NumIrreps of gated]
-            int g = 0;
-            foreach (var b in IrrepsGated)
+            var gateParts = IrrepsGated.Count == 1 ? new[] { gate } : gate.split(IrrepsGated.Select(b => (long)b.Mul).ToArray(), 1);
+            for (int i = 0; i < IrrepsGated.Count; i++, k++)
             {
-                var block = flat.narrow(1, offset, b.Dim).view(n, b.Mul, b.Irrep.Dim);
-                pieces.Add((block * gate.narrow(1, g, b.Mul).unsqueeze(-1)).reshape(n, b.Dim));
-                offset += b.Dim;
-                g += b.Mul;
+                var b = IrrepsGated[i];
+                if (b.Dim == 0) continue;
+                var block = parts[k].view(n, b.Mul, b.Irrep.Dim);
+                pieces.Add((block * gateParts[i].unsqueeze(-1)).reshape(n, b.Dim));
             }
         }
         var result = pieces.Count == 0 ? torch.zeros(new[] { n, 0L }, dtype: x.dtype, device: x.device) : torch.cat(pieces, 1);
