@@ -20,18 +20,22 @@ internal static class NBodyCli
     public static readonly NBodySplitSizes BenchmarkSizes = new();
 
     /// <summary>
-    /// Published test MSE (EGNN paper) for the models the CLI trains. The paper's table has one
+    /// Published test MSE (EGNN paper; SEGNN paper for segnn) for the models the CLI trains. The paper's table has one
     /// "Linear" row (0.0819) without saying which of the reference code's two linear models produced
     /// it, so both show that figure.
     /// </summary>
     public static readonly IReadOnlyDictionary<string, double> Published = new Dictionary<string, double>
     {
-        ["linear"] = 0.0819, ["linear-vel"] = 0.0819, ["gnn"] = 0.0107, ["egnn"] = 0.0071,
+        ["linear"] = 0.0819, ["linear-vel"] = 0.0819, ["gnn"] = 0.0107, ["egnn"] = 0.0071, ["segnn"] = 0.0043, ["tfn"] = 0.0155,
     };
 
     /// <summary>The reference code's learning rate for a model (its README: 1e-3 for the GNN, 5e-4 for EGNN; 5e-4 for the rest).</summary>
     public static double ReferenceLearningRate(string model) =>
         string.Equals(model.Trim(), "gnn", StringComparison.OrdinalIgnoreCase) ? 1e-3 : 5e-4;
+
+    /// <summary>The reference number of training epochs for a model (SEGNN paper: 1000; EGNN paper: 10000 for the rest).</summary>
+    public static int ReferenceEpochs(string model) =>
+        string.Equals(model.Trim(), "segnn", StringComparison.OrdinalIgnoreCase) ? 1000 : 10000;
 
     /// <summary>The default data folder for a seed and split sizes (under runs/, which git ignores).</summary>
     public static string DefaultDataFolder(long seed, NBodySplitSizes sizes) =>

@@ -22,10 +22,10 @@ internal static class TrainCommand
     {
         var task = new Option<string>("--task") { Description = "Task: nbody (charged-particle N-body, positions at frame 30 -> frame 40, MSE), qm9 (one QM9 property, L1, MAE in the paper's units), md17 (rMD17 energies and forces). See docs/molecules.md.", DefaultValueFactory = _ => "nbody" };
         task.AcceptOnlyFromAmong("nbody", "qm9", "md17");
-        var model = new Option<string>("--model") { Description = "Model: egnn (E(n)-equivariant GNN), gnn (plain message passing), linear (one linear layer [x, v] -> x), linear-vel (x + t v with a learned t); for qm9/md17: egnn, schnet, mpnn, pointconv.", DefaultValueFactory = _ => "egnn" };
+        var model = new Option<string>("--model") { Description = "Model: egnn (E(n)-equivariant GNN), gnn (plain message passing), linear (one linear layer [x, v] -> x), linear-vel (x + t v with a learned t), segnn (steerable non-linear message passing), tfn (Tensor Field Network, steerable linear convolution); for qm9/md17: egnn, schnet, mpnn, pointconv.", DefaultValueFactory = _ => "egnn" };
         model.AcceptOnlyFromAmong(NBodyModels.Names.Concat(MolecularModels.Names).Distinct().ToArray());
-        var hidden = new Option<int>("--hidden") { Description = "Hidden width of egnn/gnn.", DefaultValueFactory = _ => 64 }.AtLeast(1);
-        var layers = new Option<int>("--layers") { Description = "Message passing layers of egnn/gnn.", DefaultValueFactory = _ => 4 }.AtLeast(1);
+        var hidden = new Option<int>("--hidden") { Description = "Hidden width of egnn/gnn; tfn: H gives (H/2)x0e+(H/4)x1o+(H/8)x2e; segnn: scalar features its hidden irreps are balanced to (64 -> 32x0e+32x1o).", DefaultValueFactory = _ => 64 }.AtLeast(1);
+        var layers = new Option<int>("--layers") { Description = "Message passing layers of egnn/gnn/segnn/tfn.", DefaultValueFactory = _ => 4 }.AtLeast(1);
         var data = new Option<string?>("--data") { Description = $"Data folder holding {NBodyCli.DataFileName}; simulated there (with --data-seed and the split sizes) if absent. Default: runs/data/nbody-s<data-seed>-<train>-<valid>-<test>." };
         var dataSeed = new Option<long>("--data-seed") { Description = "Seed of the simulation when data is generated (43 as in the reference code).", DefaultValueFactory = _ => 43 };
         dataSeed.Validators.Add(r =>
@@ -36,7 +36,7 @@ internal static class TrainCommand
         var trainSize = new Option<int>("--train") { Description = "Training trajectories when generating data.", DefaultValueFactory = _ => 3000 }.AtLeast(1);
         var validSize = new Option<int>("--valid") { Description = "Validation trajectories when generating data.", DefaultValueFactory = _ => 2000 }.AtLeast(1);
         var testSize = new Option<int>("--test") { Description = "Test trajectories when generating data.", DefaultValueFactory = _ => 2000 }.AtLeast(1);
-        var epochs = new Option<int>("--epochs") { Description = $"Training epochs (reference: 10000; --quick: {QuickEpochs}).", DefaultValueFactory = _ => 10000 }.AtLeast(1);
+        var epochs = new Option<int>("--epochs") { Description = $"Training epochs (default: the reference's, 10000; 1000 for segnn and for qm9/md17; --quick: {QuickEpochs}).", DefaultValueFactory = _ => 10000 }.AtLeast(1);
         var quick = new Option<bool>("--quick") { Description = $"Short demonstration run: {QuickEpochs} epochs (unless --epochs is given), everything else as in the reference protocol." };
         var batchSize = new Option<int>("--batch-size") { Description = "Systems per mini-batch.", DefaultValueFactory = _ => 100 }.AtLeast(1);
         var lr = new Option<double>("--lr") { Description = "Base learning rate (default: the reference's, 1e-3 for gnn and 5e-4 for the other models)." }.Positive();
@@ -96,7 +96,7 @@ internal static class TrainCommand
             bool molecular = taskName != "nbody";
             if (molecular) MoleculeCli.CheckModel(taskName, modelName);
             int epochCount = parse.GetValue(quick) && !parse.WasGiven(epochs) ? QuickEpochs
-                : molecular && !parse.WasGiven(epochs) ? MoleculeCli.DefaultEpochs : parse.GetValue(epochs);
+                : !parse.WasGiven(epochs) ? (molecular ? MoleculeCli.DefaultEpochs : NBodyCli.ReferenceEpochs(modelName)) : parse.GetValue(epochs);
             if (parse.GetValue(warmup) >= epochCount)
                 throw new CliException($"--warmup ({parse.GetValue(warmup)}) must be smaller than the number of epochs ({epochCount}).");
             double learningRate = parse.WasGiven(lr) ? parse.GetValue(lr)
@@ -186,7 +186,7 @@ internal static class TrainCommand
             Console.WriteLine($"best validation MSE {CliSupport.F(result.BestValidation!["mse"])} at epoch {best}");
         double noMotion = dataset.BaselineMse(NBodySplit.Test, NBodyBaseline.NoMotion);
         double constantVelocity = dataset.BaselineMse(NBodySplit.Test, NBodyBaseline.ConstantVelocity);
-        Console.WriteLine($"test baselines: no motion {CliSupport.F(noMotion)}, constant velocity {CliSupport.F(constantVelocity)}; published {modelName} (10000 epochs): {NBodyCli.Published[modelName].ToString(CultureInfo.InvariantCulture)}");
+        Console.WriteLine($"test baselines: no motion {CliSupport.F(noMotion)}, constant velocity {CliSupport.F(constantVelocity)}; published {modelName} ({NBodyCli.ReferenceEpochs(modelName)} epochs): {NBodyCli.Published[modelName].ToString(CultureInfo.InvariantCulture)}");
         Console.WriteLine($"files: {string.Join(", ", new[] { Checkpoint.DefaultFileName, "metrics.csv", "metrics.json", LearningCurvePlot.FileName }.Select(f => Path.Combine(options.OutputDirectory!, f)))}");
         if (result.TestAtBest is not null)
             Console.WriteLine($"test MSE {CliSupport.F(result.TestAtBest["mse"])} (at best validation epoch {result.BestEpoch})");

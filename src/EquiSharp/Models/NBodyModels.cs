@@ -23,14 +23,14 @@ public sealed record NBodyModelOptions(int Hidden = 64, int Layers = 4, bool Tan
 /// <summary>
 /// Factory of the N-body models by name: <c>egnn</c> (<see cref="NBodyEgnn"/>), <c>gnn</c>
 /// (<see cref="NBodyGnn"/>), <c>linear</c> (<see cref="NBodyLinear"/>), <c>linear-vel</c>
-/// (<see cref="NBodyLinearDynamics"/>). Each maps a
+/// (<see cref="NBodyLinearDynamics"/>), <c>segnn</c> (<see cref="NBodySegnn"/>), <c>tfn</c> (<see cref="NBodyTfn"/>). Each maps a
 /// <see cref="GraphBatch"/> built by <c>NBodyDataset</c> (Positions x_30 [N, 3], NodeVectors v_30
 /// [N, 1, 3], EdgeAttributes q_i q_j [E, 1]) to predicted positions at the target frame [N, 3].
 /// </summary>
 public static class NBodyModels
 {
     /// <summary>The valid model names.</summary>
-    public static IReadOnlyList<string> Names { get; } = new[] { "egnn", "gnn", "linear", "linear-vel" };
+    public static IReadOnlyList<string> Names { get; } = new[] { "egnn", "gnn", "linear", "linear-vel", "segnn", "tfn" };
 
     /// <summary>Creates a freshly initialised model (float32, CPU; use <c>.to(...)</c> to change).</summary>
     /// <param name="name">One of <see cref="Names"/> (case-insensitive).</param>
@@ -47,6 +47,8 @@ public static class NBodyModels
             "gnn" => new NBodyGnn(options),
             "linear" => new NBodyLinear(),
             "linear-vel" => new NBodyLinearDynamics(),
+            "segnn" => new NBodySegnn(options),
+            "tfn" => new NBodyTfn(options),
             _ => throw new ArgumentException($"Unknown N-body model '{name}'; valid names: {string.Join(", ", Names)}.", nameof(name)),
         };
     }

@@ -49,6 +49,25 @@ public sealed class Gate : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>
+    /// The gate that produces <paramref name="irrepsOut"/> (0e scalars first, then the gated irreps) as
+    /// SEGNN and NequIP use it: normalised SiLU on the scalars, one sigmoid gate (0e) per gated irrep.
+    /// Its <see cref="IrrepsIn"/> is the scalars, the gates, then the gated irreps.
+    /// </summary>
+    /// <exception cref="ArgumentException">The first block is not 0e, or an activation would change a parity.</exception>
+    public static Gate SwishGated(Irreps irrepsOut)
+    {
+        ArgumentNullException.ThrowIfNull(irrepsOut);
+        if (irrepsOut.Count == 0 || !irrepsOut[0].Irrep.IsScalar)
+            throw new ArgumentException($"A gated output must start with the 0e scalars, got '{irrepsOut}'.", nameof(irrepsOut));
+        var gated = irrepsOut.Sub(1, irrepsOut.Count);
+        var gate = new Gate(new Irreps(new[] { irrepsOut[0] }), new Activation[] { new(t => nn.functional.silu(t)) },
+            new Irreps((gated.NumIrreps, new Irrep(0, 1))), new Activation[] { new(t => torch.sigmoid(t)) }, gated);
+        if (gate.IrrepsOut != irrepsOut)
+            throw new ArgumentException($"The gate maps to '{gate.IrrepsOut}', not to the requested '{irrepsOut}' (gated blocks of one irrep must be merged).", nameof(irrepsOut));
+        return gate;
+    }
+
     /// <summary>The scalars passed through activations.</summary>
     public Irreps IrrepsScalars { get; }
 
@@ -70,23 +89,27 @@ public sealed class Gate : nn.Module<Tensor, Tensor>
         using var scope = torch.NewDisposeScope();
         var (flat, lead) = IrrepsIn.Flatten(x);
         long n = flat.shape[0];
+        // One split of the input (its backward is one concatenation) instead of a narrow per block
+        // (each of which would scatter its gradient into a full-size zero tensor).
+        var blocks = IrrepsScalars.Concat(IrrepsGates).Concat(IrrepsGated).ToArray();
+        var parts = blocks.Length == 1 ? new[] { flat } : flat.split(blocks.Select(b => (long)b.Dim).ToArray(), 1);
         var pieces = new List<Tensor>();
-        int offset = 0;
-        for (int i = 0; i < IrrepsScalars.Count; offset += IrrepsScalars[i].Dim, i++)
-            pieces.Add(_actScalars[i].Apply(flat.narrow(1, offset, IrrepsScalars[i].Dim)));
+        int k = 0;
+        for (int i = 0; i < IrrepsScalars.Count; i++, k++)
+            pieces.Add(_actScalars[i].Apply(parts[k]));
         var gates = new List<Tensor>();
-        for (int i = 0; i < IrrepsGates.Count; offset += IrrepsGates[i].Dim, i++)
-            gates.Add(_actGates[i].Apply(flat.narrow(1, offset, IrrepsGates[i].Dim)));
+        for (int i = 0; i < IrrepsGates.Count; i++, k++)
+            gates.Add(_actGates[i].Apply(parts[k]));
         if (IrrepsGated.Dim > 0)
         {
             var gate = gates.Count == 1 ? gates[0] : torch.cat(gates, 1); // [n, NumIrreps of gated]
-            int g = 0;
-            foreach (var b in IrrepsGated)
+            var gateParts = IrrepsGated.Count == 1 ? new[] { gate } : gate.split(IrrepsGated.Select(b => (long)b.Mul).ToArray(), 1);
+            for (int i = 0; i < IrrepsGated.Count; i++, k++)
             {
-                var block = flat.narrow(1, offset, b.Dim).view(n, b.Mul, b.Irrep.Dim);
-                pieces.Add((block * gate.narrow(1, g, b.Mul).unsqueeze(-1)).reshape(n, b.Dim));
-                offset += b.Dim;
-                g += b.Mul;
+                var b = IrrepsGated[i];
+                if (b.Dim == 0) continue;
+                var block = parts[k].view(n, b.Mul, b.Irrep.Dim);
+                pieces.Add((block * gateParts[i].unsqueeze(-1)).reshape(n, b.Dim));
             }
         }
         var result = pieces.Count == 0 ? torch.zeros(new[] { n, 0L }, dtype: x.dtype, device: x.device) : torch.cat(pieces, 1);

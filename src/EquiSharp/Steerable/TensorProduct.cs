@@ -249,6 +249,7 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
         {
             var m = x2.view(n, d2).matmul(kernel); // [n, (i, k)]
             if (d1 == 1) (a, b) = (m.view(n, dO, 1), scale is null ? x1T : x1T * scale);
+            else if (dO == 1) (a, b) = ((m.view(n, d1, 1) * x1T).sum(1, keepdim: true), scale); // a dot product over i: no batch of 1×d1 matrix products
             else (a, b) = (torch.bmm(m.view(n, d1, dO).transpose(1, 2), x1T), scale); // [n, dO, u]
         }
         if (plan.Ins.Mode == ConnectionMode.Uvu) { acc.AddProduct(a, b, transposed: true); return; }

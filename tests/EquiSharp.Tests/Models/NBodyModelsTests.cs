@@ -122,10 +122,12 @@ public class NBodyModelsTests(ITestOutputHelper output)
     [InlineData("egnn", 0.6)]
     [InlineData("gnn", 0.6)]
     [InlineData("linear", 0.6)]
-    public void AFewAdamStepsReduceTheMse(string name, double factor)
+    [InlineData("segnn", 0.6, 8, 2)]
+    [InlineData("tfn", 0.6, 8, 2)]
+    public void AFewAdamStepsReduceTheMse(string name, double factor, int hidden = 32, int layers = 4)
     {
         torch.manual_seed(3);
-        var model = NBodyModels.Create(name, new NBodyModelOptions(Hidden: 32));
+        var model = NBodyModels.Create(name, new NBodyModelOptions(Hidden: hidden, Layers: layers));
         var data = Data.Value;
         using var batch = data.CreateBatch(NBodySplit.Train, Enumerable.Range(0, 100).ToArray());
         using var test = data.CreateBatch(NBodySplit.Test, Enumerable.Range(0, 50).ToArray());
@@ -155,7 +157,7 @@ public class NBodyModelsTests(ITestOutputHelper output)
         Assert.IsType<NBodyGnn>(NBodyModels.Create("gnn"));
         Assert.IsType<NBodyLinear>(NBodyModels.Create("linear"));
         Assert.IsType<NBodyLinearDynamics>(NBodyModels.Create("linear-vel"));
-        var e = Assert.Throws<ArgumentException>(() => NBodyModels.Create("segnn"));
+        var e = Assert.Throws<ArgumentException>(() => NBodyModels.Create("se3-transformer"));
         Assert.Contains("egnn, gnn, linear, linear-vel", e.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => NBodyModels.Create("egnn", new NBodyModelOptions(Layers: 0)));
 
