@@ -22,10 +22,12 @@ internal static class TrainCommand
     {
         var task = new Option<string>("--task") { Description = "Task: nbody (charged-particle N-body, positions at frame 30 -> frame 40, MSE).", DefaultValueFactory = _ => "nbody" };
         task.AcceptOnlyFromAmong("nbody");
-        var model = new Option<string>("--model") { Description = "Model: egnn (E(n)-equivariant GNN), gnn (plain message passing), linear (one linear layer [x, v] -> x), linear-vel (x + t v with a learned t).", DefaultValueFactory = _ => "egnn" };
+        var model = new Option<string>("--model") { Description = "Model: egnn (E(n)-equivariant GNN), gnn (plain message passing), linear (one linear layer [x, v] -> x), linear-vel (x + t v with a learned t), ponita (PONITA on position-orientation space R3 x S2; its reference settings become the defaults).", DefaultValueFactory = _ => "egnn" };
         model.AcceptOnlyFromAmong(NBodyModels.Names.ToArray());
-        var hidden = new Option<int>("--hidden") { Description = "Hidden width of egnn/gnn.", DefaultValueFactory = _ => 64 }.AtLeast(1);
-        var layers = new Option<int>("--layers") { Description = "Message passing layers of egnn/gnn.", DefaultValueFactory = _ => 4 }.AtLeast(1);
+        var hidden = new Option<int>("--hidden") { Description = "Hidden width of egnn/gnn/ponita (default: the model's reference, 64; ponita 128).", DefaultValueFactory = _ => 64 }.AtLeast(1);
+        var layers = new Option<int>("--layers") { Description = "Message passing layers of egnn/gnn/ponita (default: the model's reference, 4; ponita 5).", DefaultValueFactory = _ => 4 }.AtLeast(1);
+        var orientations = new Option<int>("--orientations") { Description = "ponita: points of the orientation grid on the sphere (repulsion-optimised).", DefaultValueFactory = _ => 16 }.AtLeast(1);
+        var augment = new Option<bool>("--augment") { Description = "Rotate every training batch by a random rotation (default: the model's reference; on for ponita)." };
         var data = new Option<string?>("--data") { Description = $"Data folder holding {NBodyCli.DataFileName}; simulated there (with --data-seed and the split sizes) if absent. Default: runs/data/nbody-s<data-seed>-<train>-<valid>-<test>." };
         var dataSeed = new Option<long>("--data-seed") { Description = "Seed of the simulation when data is generated (43 as in the reference code).", DefaultValueFactory = _ => 43 };
         dataSeed.Validators.Add(r =>
@@ -39,17 +41,17 @@ internal static class TrainCommand
         var epochs = new Option<int>("--epochs") { Description = $"Training epochs (reference: 10000; --quick: {QuickEpochs}).", DefaultValueFactory = _ => 10000 }.AtLeast(1);
         var quick = new Option<bool>("--quick") { Description = $"Short demonstration run: {QuickEpochs} epochs (unless --epochs is given), everything else as in the reference protocol." };
         var batchSize = new Option<int>("--batch-size") { Description = "Systems per mini-batch.", DefaultValueFactory = _ => 100 }.AtLeast(1);
-        var lr = new Option<double>("--lr") { Description = "Base learning rate (default: the reference's, 1e-3 for gnn and 5e-4 for the other models)." }.Positive();
-        var weightDecay = new Option<double>("--weight-decay") { Description = "Weight decay (L2 for adam, decoupled for adamw).", DefaultValueFactory = _ => 1e-12 }.Positive(allowZero: true);
+        var lr = new Option<double>("--lr") { Description = "Base learning rate (default: the reference's, 1e-3 for gnn and ponita, 5e-4 for the other models)." }.Positive();
+        var weightDecay = new Option<double>("--weight-decay") { Description = "Weight decay (L2 for adam, decoupled for adamw; default: the reference's, 1e-12; ponita 1e-10).", DefaultValueFactory = _ => 1e-12 }.Positive(allowZero: true);
         var optimizer = new Option<string>("--optimizer") { Description = "Optimiser: adam or adamw.", DefaultValueFactory = _ => "adam" };
         optimizer.AcceptOnlyFromAmong("adam", "adamw");
-        var schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule: constant, or cosine (decays to --min-lr at the last epoch); both after --warmup epochs of linear warm-up.", DefaultValueFactory = _ => "constant" };
+        var schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule: constant, or cosine (decays to --min-lr at the last epoch); both after --warmup epochs of linear warm-up (default: the model's reference; ponita cosine).", DefaultValueFactory = _ => "constant" };
         schedule.AcceptOnlyFromAmong("constant", "cosine");
-        var warmup = new Option<int>("--warmup") { Description = "Epochs of linear learning-rate warm-up.", DefaultValueFactory = _ => 0 }.AtLeast(0);
+        var warmup = new Option<int>("--warmup") { Description = "Epochs of linear learning-rate warm-up (default: the model's reference; ponita 10).", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var scheduleUnit = new Option<string>("--schedule-unit") { Description = "Update the learning rate every optimiser 'step' (smooth) or once per 'epoch'.", DefaultValueFactory = _ => "step" };
         scheduleUnit.AcceptOnlyFromAmong("step", "epoch");
         var minLr = new Option<double>("--min-lr") { Description = "Final learning rate of the cosine schedule.", DefaultValueFactory = _ => 0 }.Positive(allowZero: true);
-        var clip = new Option<double?>("--clip") { Description = "Clip the total gradient L2 norm to this value (default: no clipping)." }.Positive();
+        var clip = new Option<double?>("--clip") { Description = "Clip the total gradient L2 norm to this value (default: the model's reference; none, ponita 0.5)." }.Positive();
         var validateEvery = new Option<int>("--validate-every") { Description = "Validate every k epochs (and after the last); the test MSE is reported at the best validation epoch.", DefaultValueFactory = _ => 5 }.AtLeast(1);
         var patience = new Option<int?>("--patience") { Description = "Early stopping: stop after this many validations without improvement (default: never)." }.AtLeast(1);
         var seed = new Option<long>("--seed") { Description = "Seed of initialisation and shuffling (shuffling of epoch e is derived from (seed, e)).", DefaultValueFactory = _ => 1 };
@@ -60,7 +62,7 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train a model (default: EGNN on the charged-particle N-body benchmark with the reference hyper-parameters) and report the test MSE at the best validation epoch. Ctrl+C stops after the current epoch with a resumable checkpoint.")
         {
-            task, model, hidden, layers, data, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr, weightDecay,
+            task, model, hidden, layers, orientations, augment, data, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr, weightDecay,
             optimizer, schedule, warmup, scheduleUnit, minLr, clip, validateEvery, patience, seed, threads, workers, output, resume,
         };
         command.SetAction(parse => CliSupport.Guard(() =>
@@ -77,7 +79,7 @@ internal static class TrainCommand
             TorchRuntime.SetThreads(parse.GetValue(threads));
             if (parse.GetValue(resume))
             {
-                var ignored = new Option[] { model, hidden, layers, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr,
+                var ignored = new Option[] { model, hidden, layers, orientations, augment, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr,
                     weightDecay, optimizer, schedule, warmup, scheduleUnit, minLr, clip, validateEvery, patience, seed }.Where(parse.WasGiven).ToArray();
                 if (ignored.Length > 0)
                     Console.Error.WriteLine($"note: --resume takes the run's settings from its checkpoint; ignoring {string.Join(", ", ignored.Select(o => o.Name))}.");
@@ -85,8 +87,10 @@ internal static class TrainCommand
             }
 
             int epochCount = parse.GetValue(quick) && !parse.WasGiven(epochs) ? QuickEpochs : parse.GetValue(epochs);
-            if (parse.GetValue(warmup) >= epochCount)
-                throw new CliException($"--warmup ({parse.GetValue(warmup)}) must be smaller than the number of epochs ({epochCount}).");
+            var reference = NBodyCli.Reference(modelName);
+            int warmupEpochs = parse.WasGiven(warmup) ? parse.GetValue(warmup) : Math.Min(reference.WarmupEpochs, epochCount - 1);
+            if (warmupEpochs >= epochCount)
+                throw new CliException($"--warmup ({warmupEpochs}) must be smaller than the number of epochs ({epochCount}).");
             double learningRate = parse.WasGiven(lr) ? parse.GetValue(lr) : NBodyCli.ReferenceLearningRate(parse.GetValue(model)!);
             if (parse.GetValue(minLr) > learningRate)
                 throw new CliException($"--min-lr ({parse.GetValue(minLr)}) must not exceed --lr ({learningRate}).");
@@ -95,13 +99,13 @@ internal static class TrainCommand
                 Epochs = epochCount,
                 BatchSize = parse.GetValue(batchSize),
                 LearningRate = learningRate,
-                WeightDecay = parse.GetValue(weightDecay),
+                WeightDecay = parse.WasGiven(weightDecay) ? parse.GetValue(weightDecay) : reference.WeightDecay,
                 Optimizer = parse.GetValue(optimizer) == "adamw" ? OptimizerKind.AdamW : OptimizerKind.Adam,
-                Schedule = parse.GetValue(schedule) == "cosine" ? LearningRateSchedule.Cosine : LearningRateSchedule.Constant,
-                WarmupEpochs = parse.GetValue(warmup),
+                Schedule = (parse.WasGiven(schedule) ? parse.GetValue(schedule) == "cosine" : reference.Cosine) ? LearningRateSchedule.Cosine : LearningRateSchedule.Constant,
+                WarmupEpochs = warmupEpochs,
                 ScheduleGranularity = parse.GetValue(scheduleUnit) == "epoch" ? ScheduleGranularity.Epoch : ScheduleGranularity.Step,
                 MinLearningRate = parse.GetValue(minLr),
-                GradientClipNorm = parse.GetValue(clip),
+                GradientClipNorm = parse.WasGiven(clip) ? parse.GetValue(clip) : reference.Clip,
                 ValidateEvery = parse.GetValue(validateEvery),
                 Patience = parse.GetValue(patience),
                 Seed = parse.GetValue(seed),
@@ -111,13 +115,16 @@ internal static class TrainCommand
             long simSeed = parse.GetValue(dataSeed);
             string dataDir = parse.GetValue(data) ?? NBodyCli.DefaultDataFolder(simSeed, sizes);
             bool[] checkSizes = [parse.WasGiven(trainSize), parse.WasGiven(validSize), parse.WasGiven(testSize)];
-            return Start(options, modelName, NBodyCli.ModelOptions(parse.GetValue(hidden), parse.GetValue(layers)), dataDir, simSeed, sizes,
+            var modelOptions = NBodyCli.ModelOptions(parse.WasGiven(hidden) ? parse.GetValue(hidden) : reference.Hidden,
+                parse.WasGiven(layers) ? parse.GetValue(layers) : reference.Layers, parse.GetValue(orientations));
+            bool augmentBatches = parse.WasGiven(augment) ? parse.GetValue(augment) : reference.Augment;
+            return Start(options, modelName, modelOptions, augmentBatches, dataDir, simSeed, sizes,
                 parse.WasGiven(dataSeed), checkSizes, parse.GetValue(workers));
         }));
         return command;
     }
 
-    private static int Start(TrainerOptions options, string modelName, NBodyModelOptions modelOptions, string dataDir, long dataSeed,
+    private static int Start(TrainerOptions options, string modelName, NBodyModelOptions modelOptions, bool augment, string dataDir, long dataSeed,
         NBodySplitSizes sizes, bool checkSeed, bool[] checkSizes, int workers)
     {
         string checkpoint = Path.Combine(options.OutputDirectory!, Checkpoint.DefaultFileName);
@@ -129,6 +136,7 @@ internal static class TrainCommand
         var model = NBodyModels.Create(modelName, modelOptions);
         var metadata = NBodyCli.Metadata(modelName, modelOptions, dataDir, dataset.Seed,
             new NBodySplitSizes(dataset.Train.Count, dataset.Valid.Count, dataset.Test.Count));
+        metadata["augment"] = augment.ToString();
         using var trainer = new Trainer(model, RegressionTask.NodeMse(), options, metadata);
         return Run(trainer, dataset, modelName);
     }
@@ -177,7 +185,7 @@ internal static class TrainCommand
         try
         {
             var display = new TrainingDisplay(trainer);
-            result = display.Run(() => trainer.Fit(NBodyCli.Source(dataset, NBodySplit.Train), NBodyCli.Source(dataset, NBodySplit.Valid),
+            result = display.Run(() => trainer.Fit(NBodyCli.TrainingSource(dataset, NBodyCli.Augmented(trainer.Metadata)), NBodyCli.Source(dataset, NBodySplit.Valid),
                 NBodyCli.Source(dataset, NBodySplit.Test), cts.Token));
         }
         finally

@@ -10,27 +10,30 @@ namespace EquiSharp.Models;
 /// <param name="Tanh">EGNN only: tanh on the coordinate network output.</param>
 /// <param name="NormalizeDifference">EGNN only: normalised relative positions in the coordinate update.</param>
 /// <param name="Attention">EGNN and GNN: sigmoid attention gate on the messages.</param>
-public sealed record NBodyModelOptions(int Hidden = 64, int Layers = 4, bool Tanh = false, bool NormalizeDifference = false, bool Attention = false)
+/// <param name="Orientations">PONITA only: points of the orientation grid on S² (16).</param>
+public sealed record NBodyModelOptions(int Hidden = 64, int Layers = 4, bool Tanh = false, bool NormalizeDifference = false, bool Attention = false,
+    int Orientations = 16)
 {
     /// <summary>Checks the values; the error names the field.</summary>
     public void Validate()
     {
         if (Hidden < 1) throw new ArgumentOutOfRangeException(nameof(Hidden), Hidden, "Must be positive.");
         if (Layers < 1) throw new ArgumentOutOfRangeException(nameof(Layers), Layers, "Must be positive.");
+        if (Orientations < 1) throw new ArgumentOutOfRangeException(nameof(Orientations), Orientations, "Must be positive.");
     }
 }
 
 /// <summary>
 /// Factory of the N-body models by name: <c>egnn</c> (<see cref="NBodyEgnn"/>), <c>gnn</c>
 /// (<see cref="NBodyGnn"/>), <c>linear</c> (<see cref="NBodyLinear"/>), <c>linear-vel</c>
-/// (<see cref="NBodyLinearDynamics"/>). Each maps a
+/// (<see cref="NBodyLinearDynamics"/>), <c>ponita</c> (<see cref="NBodyPonita"/>). Each maps a
 /// <see cref="GraphBatch"/> built by <c>NBodyDataset</c> (Positions x_30 [N, 3], NodeVectors v_30
 /// [N, 1, 3], EdgeAttributes q_i q_j [E, 1]) to predicted positions at the target frame [N, 3].
 /// </summary>
 public static class NBodyModels
 {
     /// <summary>The valid model names.</summary>
-    public static IReadOnlyList<string> Names { get; } = new[] { "egnn", "gnn", "linear", "linear-vel" };
+    public static IReadOnlyList<string> Names { get; } = new[] { "egnn", "gnn", "linear", "linear-vel", "ponita" };
 
     /// <summary>Creates a freshly initialised model (float32, CPU; use <c>.to(...)</c> to change).</summary>
     /// <param name="name">One of <see cref="Names"/> (case-insensitive).</param>
@@ -47,6 +50,7 @@ public static class NBodyModels
             "gnn" => new NBodyGnn(options),
             "linear" => new NBodyLinear(),
             "linear-vel" => new NBodyLinearDynamics(),
+            "ponita" => new NBodyPonita(options),
             _ => throw new ArgumentException($"Unknown N-body model '{name}'; valid names: {string.Join(", ", Names)}.", nameof(name)),
         };
     }
