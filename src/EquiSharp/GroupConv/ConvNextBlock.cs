@@ -35,9 +35,13 @@ public sealed class ConvNextBlock : nn.Module<Tensor, Tensor, Tensor, Tensor, Te
     }
 
     /// <inheritdoc cref="FiberBundleConv.forward"/>
-    public override Tensor forward(Tensor features, Tensor spatialKernel, Tensor orientationKernel, Tensor edgeIndex)
+    public override Tensor forward(Tensor features, Tensor spatialKernel, Tensor orientationKernel, Tensor edgeIndex) =>
+        forward(features, spatialKernel, orientationKernel, edgeIndex, null);
+
+    /// <summary>Applies the block with an optional self-loop kernel (see <see cref="FiberBundleConv"/>).</summary>
+    public Tensor forward(Tensor features, Tensor spatialKernel, Tensor orientationKernel, Tensor edgeIndex, Tensor? selfKernel)
     {
-        var y = conv.forward(features, spatialKernel, orientationKernel, edgeIndex);
+        var y = conv.forward(features, spatialKernel, orientationKernel, edgeIndex, selfKernel);
         y = project.forward(nn.functional.gelu(expand.forward(norm.forward(y))));
         return features + layerScale * y;
     }

@@ -41,11 +41,16 @@ public sealed class FiberBundleConv : nn.Module<Tensor, Tensor, Tensor, Tensor, 
     /// <param name="orientationKernel">Orientation kernel k_o [O, O', C].</param>
     /// <param name="edgeIndex">Edges [2, E]: row 0 source j, row 1 target i.</param>
     /// <returns>f' [N, O, C].</returns>
-    public override Tensor forward(Tensor features, Tensor spatialKernel, Tensor orientationKernel, Tensor edgeIndex)
+    public override Tensor forward(Tensor features, Tensor spatialKernel, Tensor orientationKernel, Tensor edgeIndex) =>
+        forward(features, spatialKernel, orientationKernel, edgeIndex, null);
+
+    /// <summary>Applies the convolution with a self-loop term: <paramref name="selfKernel"/> [1 or N, O, C] times f_i is added to the aggregate.</summary>
+    public Tensor forward(Tensor features, Tensor spatialKernel, Tensor orientationKernel, Tensor edgeIndex, Tensor? selfKernel)
     {
         long n = features.shape[0], o = features.shape[1];
         var messages = features.index_select(0, edgeIndex[0]) * spatialKernel; // [E, O, C]
         var aggregated = Scatter.Sum(messages, edgeIndex[1], n);              // [N, O, C]
+        if (selfKernel is not null) aggregated = aggregated + features * selfKernel;
         // [C, N, O'] @ [C, O', O] -> [C, N, O]
         var mixed = aggregated.permute(2, 0, 1).matmul(orientationKernel.permute(2, 1, 0)).permute(1, 2, 0);
         return mixed / o + bias;

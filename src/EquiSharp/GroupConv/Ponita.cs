@@ -79,8 +79,8 @@ public sealed class Ponita : nn.Module<(Tensor? Scalars, Tensor? Vectors, Tensor
 
     /// <summary>Applies the network.</summary>
     /// <param name="input">Node scalars [N, S_in] (null when S_in = 0), node vectors [N, V_in, d] (null when
-    /// V_in = 0), positions [N, d] and edges [2, E] (row 0 source j, row 1 target i; add self-loops to let
-    /// a node see its own features through the spatial kernel at r = 0).</param>
+    /// V_in = 0), positions [N, d] and edges [2, E] (row 0 source j, row 1 target i; without self-loops when
+    /// <see cref="PonitaOptions.SelfLoops"/> adds them).</param>
     /// <returns>Scalars [N, S_out] and vectors [N, V_out, d].</returns>
     public override (Tensor Scalars, Tensor Vectors) forward((Tensor? Scalars, Tensor? Vectors, Tensor Positions, Tensor EdgeIndex) input)
     {
@@ -96,6 +96,9 @@ public sealed class Ponita : nn.Module<(Tensor? Scalars, Tensor? Vectors, Tensor
         var grid = Grid(positions.dtype, positions.device);
 
         var relative = positions.index_select(0, edgeIndex[0]) - positions.index_select(0, edgeIndex[1]);
+        long edgeCount = relative.shape[0];
+        if (Options.SelfLoops) // one extra row r = 0: the self-loop kernel, the same for every node
+            relative = torch.cat(new[] { relative, torch.zeros(1, Dimension, dtype: relative.dtype, device: relative.device) }, 0);
         var spatial = spatialBasis.forward(polynomial.forward(PositionOrientation.SpatialInvariants(relative, grid))); // [E, O, B]
         if (Options.Cutoff is double cutoff)
             spatial = spatial * Cutoffs.Cosine(relative.norm(1, keepdim: true), cutoff).unsqueeze(2);
@@ -108,7 +111,10 @@ public sealed class Ponita : nn.Module<(Tensor? Scalars, Tensor? Vectors, Tensor
         Tensor? readout = null;
         for (int k = 0; k < blocks.Count; k++)
         {
-            h = blocks[k].forward(h, spatialKernel[k], fiberKernel[k], edgeIndex);
+            var kernel = spatialKernel[k];
+            h = Options.SelfLoops
+                ? blocks[k].forward(h, kernel.narrow(0, 0, edgeCount), fiberKernel[k], edgeIndex, kernel.narrow(0, edgeCount, 1))
+                : blocks[k].forward(h, kernel, fiberKernel[k], edgeIndex);
             int r = Options.ReadoutAllLayers ? k : k - (blocks.Count - 1);
             if (r < 0) continue;
             var y = readouts[r].forward(h);

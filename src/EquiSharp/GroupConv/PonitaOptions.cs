@@ -13,10 +13,12 @@ namespace EquiSharp.GroupConv;
 /// <param name="Widening">Widening factor of the ConvNeXt MLP (4).</param>
 /// <param name="LayerScale">Initial ConvNeXt layer scale (1e-6; ≤ 0 disables it).</param>
 /// <param name="ReadoutAllLayers">Average the readouts of all layers (true) or read out the last one only.</param>
+/// <param name="SelfLoops">Add a self-loop to every node (as PONITA does): the term k_s(0) f_i is computed once per
+/// layer and added to the aggregate, which equals adding the edges (i, i) but costs no gather, scatter or per-edge kernel.</param>
 /// <param name="Cutoff">Optional radius c: the spatial basis is multiplied by the cosine cutoff of |x_j − x_i| (null: none).</param>
 public sealed record PonitaOptions(int InputScalars, int InputVectors, int OutputScalars, int OutputVectors,
     int Hidden = 128, int Layers = 5, int Degree = 3, int BasisDimension = 256, int Widening = 4, double LayerScale = 1e-6,
-    bool ReadoutAllLayers = true, double? Cutoff = null)
+    bool ReadoutAllLayers = true, bool SelfLoops = true, double? Cutoff = null)
 {
     /// <summary>Checks the values; the error names the field.</summary>
     public void Validate()

@@ -12,7 +12,7 @@ namespace EquiSharp.Models;
 /// (16), hidden width <see cref="NBodyModelOptions.Hidden"/> (128 in the paper), <see cref="NBodyModelOptions.Layers"/>
 /// ConvNeXt blocks (5), polynomial degree 3, basis width 256, readouts averaged over layers. Scalar
 /// input: the charge (NodeFeatures [N, 1]); vector input: the velocity (NodeVectors [N, 1, 3]). The
-/// graph is the batch's (fully connected) edges plus a self-loop per node. Predicts one displacement
+/// graph is the batch's (fully connected) edges plus a self-loop per node (<see cref="PonitaOptions.SelfLoops"/>). Predicts one displacement
 /// vector per node and returns x + Δx [N, 3].
 /// </summary>
 /// <remarks>Translation invariant displacement (equivariant positions), permutation equivariant; exactly
@@ -51,9 +51,7 @@ public sealed class NBodyPonita : nn.Module<GraphBatch, Tensor>
             ?? throw new GraphValidationException($"{nameof(NBodyPonita)} needs NodeFeatures (charges) [N, 1]; the batch has none.");
         if (q.dim() != 2 || q.shape[0] != x.shape[0] || q.shape[1] != 1)
             throw new GraphValidationException($"{nameof(NBodyPonita)}: NodeFeatures have shape {GraphValidation.Shape(q)}; expected [N = {x.shape[0]}, 1] (charges).");
-        var loops = torch.arange(x.shape[0], dtype: ScalarType.Int64, device: x.device);
-        var edges = torch.cat(new[] { batch.EdgeIndex, torch.stack(new[] { loops, loops }) }, 1);
-        var (_, displacement) = network.forward((q, v.unsqueeze(1), x, edges));
+        var (_, displacement) = network.forward((q, v.unsqueeze(1), x, batch.EdgeIndex)); // self-loops added by the network
         return x + displacement.squeeze(1);
     }
 }

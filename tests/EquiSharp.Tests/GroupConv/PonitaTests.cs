@@ -154,6 +154,34 @@ public class PonitaTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void SelfLoopOptionEqualsExplicitSelfLoopEdges()
+    {
+        var gen = new Generator(13);
+        var grid = SphereGrids.Sphere(5);
+        var implicitLoops = new Ponita(new PonitaOptions(2, 1, 1, 2, Hidden: 8, Layers: 2, BasisDimension: 8, Cutoff: 4.0), grid);
+        var explicitLoops = new Ponita(new PonitaOptions(2, 1, 1, 2, Hidden: 8, Layers: 2, BasisDimension: 8, Cutoff: 4.0, SelfLoops: false), grid);
+        implicitLoops.to(ScalarType.Float64);
+        explicitLoops.to(ScalarType.Float64);
+        using (torch.no_grad())
+            foreach (var (a, b) in implicitLoops.parameters().Zip(explicitLoops.parameters()))
+            {
+                a.copy_(torch.randn(a.shape, dtype: a.dtype, generator: gen) * 0.3);
+                b.copy_(a);
+            }
+        var x = torch.randn(new long[] { 5, 3 }, dtype: ScalarType.Float64, generator: gen) * 2;
+        var v = torch.randn(new long[] { 5, 1, 3 }, dtype: ScalarType.Float64, generator: gen);
+        var s = torch.randn(new long[] { 5, 2 }, dtype: ScalarType.Float64, generator: gen);
+        var edges = torch.tensor(new long[] { 0, 1, 2, 3, 4, 1, 2, 3, 4, 0 }, new long[] { 2, 5 });
+        var loops = torch.arange(5L);
+        var withLoops = torch.cat(new[] { edges, torch.stack(new[] { loops, loops }) }, 1);
+        var (s1, v1) = implicitLoops.forward((s, v, x, edges));
+        var (s2, v2) = explicitLoops.forward((s, v, x, withLoops));
+        Assert.True(E3.MaxAbs(s1 - s2) < 1e-13 && E3.MaxAbs(v1 - v2) < 1e-13);
+        var (s3, _) = explicitLoops.forward((s, v, x, edges));
+        Assert.True(E3.MaxAbs(s3 - s2) > 1e-4); // the self-loop term matters
+    }
+
+    [Fact]
     public void BadInputsGiveClearErrors()
     {
         var model = new NBodyPonita(Small);
