@@ -121,7 +121,8 @@ internal static class NBodyCli
         metadata.TryGetValue("augment", out var a) && bool.Parse(a);
 
     /// <summary>Model options from CLI values.</summary>
-    public static NBodyModelOptions ModelOptions(int hidden, int layers, int orientations = 16) => new(Hidden: hidden, Layers: layers, Orientations: orientations);
+    public static NBodyModelOptions ModelOptions(int hidden, int layers, int orientations = 16, int basisDimension = 256) =>
+        new(Hidden: hidden, Layers: layers, Orientations: orientations, BasisDimension: basisDimension);
 
     /// <summary>The metadata that lets evaluate/predict/resume rebuild the model and find the data.</summary>
     public static Dictionary<string, string> Metadata(string model, NBodyModelOptions options, string dataFolder, long dataSeed, NBodySplitSizes sizes) => new()
@@ -134,6 +135,7 @@ internal static class NBodyCli
         ["normalize_difference"] = options.NormalizeDifference.ToString(),
         ["attention"] = options.Attention.ToString(),
         ["orientations"] = options.Orientations.ToString(CultureInfo.InvariantCulture),
+        ["basis_dim"] = options.BasisDimension.ToString(CultureInfo.InvariantCulture),
         ["data"] = Path.GetFullPath(dataFolder),
         ["data_seed"] = dataSeed.ToString(CultureInfo.InvariantCulture),
         ["sizes"] = $"{sizes.Train},{sizes.Valid},{sizes.Test}",
@@ -154,7 +156,8 @@ internal static class NBodyCli
             Tanh: bool.Parse(Get("tanh")),
             NormalizeDifference: bool.Parse(Get("normalize_difference")),
             Attention: bool.Parse(Get("attention")),
-            Orientations: metadata.TryGetValue("orientations", out var o) ? int.Parse(o, CultureInfo.InvariantCulture) : 16);
+            Orientations: metadata.TryGetValue("orientations", out var o) ? int.Parse(o, CultureInfo.InvariantCulture) : 16,
+            BasisDimension: metadata.TryGetValue("basis_dim", out var b) ? int.Parse(b, CultureInfo.InvariantCulture) : 256);
         string name = Get("model");
         return (name, NBodyModels.Create(name, options));
     }

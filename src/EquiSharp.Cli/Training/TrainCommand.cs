@@ -27,6 +27,7 @@ internal static class TrainCommand
         var hidden = new Option<int>("--hidden") { Description = "Hidden width of egnn/gnn/ponita (default: the model's reference, 64; ponita 128).", DefaultValueFactory = _ => 64 }.AtLeast(1);
         var layers = new Option<int>("--layers") { Description = "Message passing layers of egnn/gnn/ponita (default: the model's reference, 4; ponita 5).", DefaultValueFactory = _ => 4 }.AtLeast(1);
         var orientations = new Option<int>("--orientations") { Description = "ponita: points of the orientation grid on the sphere (repulsion-optimised).", DefaultValueFactory = _ => 16 }.AtLeast(1);
+        var basisDim = new Option<int>("--basis-dim") { Description = "ponita: width of the basis networks (reference 256; the dominant cost is proportional to it).", DefaultValueFactory = _ => 256 }.AtLeast(1);
         var augment = new Option<bool>("--augment") { Description = "Rotate every training batch by a random rotation (default: the model's reference; on for ponita)." };
         var data = new Option<string?>("--data") { Description = $"Data folder holding {NBodyCli.DataFileName}; simulated there (with --data-seed and the split sizes) if absent. Default: runs/data/nbody-s<data-seed>-<train>-<valid>-<test>." };
         var dataSeed = new Option<long>("--data-seed") { Description = "Seed of the simulation when data is generated (43 as in the reference code).", DefaultValueFactory = _ => 43 };
@@ -62,7 +63,7 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train a model (default: EGNN on the charged-particle N-body benchmark with the reference hyper-parameters) and report the test MSE at the best validation epoch. Ctrl+C stops after the current epoch with a resumable checkpoint.")
         {
-            task, model, hidden, layers, orientations, augment, data, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr, weightDecay,
+            task, model, hidden, layers, orientations, basisDim, augment, data, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr, weightDecay,
             optimizer, schedule, warmup, scheduleUnit, minLr, clip, validateEvery, patience, seed, threads, workers, output, resume,
         };
         command.SetAction(parse => CliSupport.Guard(() =>
@@ -79,7 +80,7 @@ internal static class TrainCommand
             TorchRuntime.SetThreads(parse.GetValue(threads));
             if (parse.GetValue(resume))
             {
-                var ignored = new Option[] { model, hidden, layers, orientations, augment, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr,
+                var ignored = new Option[] { model, hidden, layers, orientations, basisDim, augment, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr,
                     weightDecay, optimizer, schedule, warmup, scheduleUnit, minLr, clip, validateEvery, patience, seed }.Where(parse.WasGiven).ToArray();
                 if (ignored.Length > 0)
                     Console.Error.WriteLine($"note: --resume takes the run's settings from its checkpoint; ignoring {string.Join(", ", ignored.Select(o => o.Name))}.");
@@ -116,7 +117,7 @@ internal static class TrainCommand
             string dataDir = parse.GetValue(data) ?? NBodyCli.DefaultDataFolder(simSeed, sizes);
             bool[] checkSizes = [parse.WasGiven(trainSize), parse.WasGiven(validSize), parse.WasGiven(testSize)];
             var modelOptions = NBodyCli.ModelOptions(parse.WasGiven(hidden) ? parse.GetValue(hidden) : reference.Hidden,
-                parse.WasGiven(layers) ? parse.GetValue(layers) : reference.Layers, parse.GetValue(orientations));
+                parse.WasGiven(layers) ? parse.GetValue(layers) : reference.Layers, parse.GetValue(orientations), parse.GetValue(basisDim));
             bool augmentBatches = parse.WasGiven(augment) ? parse.GetValue(augment) : reference.Augment;
             return Start(options, modelName, modelOptions, augmentBatches, dataDir, simSeed, sizes,
                 parse.WasGiven(dataSeed), checkSizes, parse.GetValue(workers));

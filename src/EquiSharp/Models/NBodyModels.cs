@@ -11,8 +11,9 @@ namespace EquiSharp.Models;
 /// <param name="NormalizeDifference">EGNN only: normalised relative positions in the coordinate update.</param>
 /// <param name="Attention">EGNN and GNN: sigmoid attention gate on the messages.</param>
 /// <param name="Orientations">PONITA only: points of the orientation grid on S² (16).</param>
+/// <param name="BasisDimension">PONITA only: width of the basis networks (256); the per-layer kernels cost E·O·BasisDimension·Hidden multiply-adds.</param>
 public sealed record NBodyModelOptions(int Hidden = 64, int Layers = 4, bool Tanh = false, bool NormalizeDifference = false, bool Attention = false,
-    int Orientations = 16)
+    int Orientations = 16, int BasisDimension = 256)
 {
     /// <summary>Checks the values; the error names the field.</summary>
     public void Validate()
@@ -20,6 +21,7 @@ public sealed record NBodyModelOptions(int Hidden = 64, int Layers = 4, bool Tan
         if (Hidden < 1) throw new ArgumentOutOfRangeException(nameof(Hidden), Hidden, "Must be positive.");
         if (Layers < 1) throw new ArgumentOutOfRangeException(nameof(Layers), Layers, "Must be positive.");
         if (Orientations < 1) throw new ArgumentOutOfRangeException(nameof(Orientations), Orientations, "Must be positive.");
+        if (BasisDimension < 1) throw new ArgumentOutOfRangeException(nameof(BasisDimension), BasisDimension, "Must be positive.");
     }
 }
 

@@ -10,7 +10,7 @@ namespace EquiSharp.Models;
 /// PONITA for the charged N-body task, configured as in Bekkers et al. (2024): a <see cref="Ponita"/>
 /// network on R³ × S² with <see cref="NBodyModelOptions.Orientations"/> repulsion-grid orientations
 /// (16), hidden width <see cref="NBodyModelOptions.Hidden"/> (128 in the paper), <see cref="NBodyModelOptions.Layers"/>
-/// ConvNeXt blocks (5), polynomial degree 3, basis width 256, readouts averaged over layers. Scalar
+/// ConvNeXt blocks (5), polynomial degree 3, basis width <see cref="NBodyModelOptions.BasisDimension"/> (256), readouts averaged over layers. Scalar
 /// input: the charge (NodeFeatures [N, 1]); vector input: the velocity (NodeVectors [N, 1, 3]). The
 /// graph is the batch's (fully connected) edges plus a self-loop per node (<see cref="PonitaOptions.SelfLoops"/>). Predicts one displacement
 /// vector per node and returns x + Δx [N, 3].
@@ -33,7 +33,7 @@ public sealed class NBodyPonita : nn.Module<GraphBatch, Tensor>
         Options.Validate();
         using var g = grid is null ? SphereGrids.Sphere(Options.Orientations) : grid.alias();
         network = new Ponita(new PonitaOptions(InputScalars: 1, InputVectors: 1, OutputScalars: 0, OutputVectors: 1,
-            Hidden: Options.Hidden, Layers: Options.Layers), g);
+            Hidden: Options.Hidden, Layers: Options.Layers, BasisDimension: Options.BasisDimension), g);
         RegisterComponents();
     }
 
