@@ -96,25 +96,24 @@ public sealed class Ponita : nn.Module<(Tensor? Scalars, Tensor? Vectors, Tensor
         var grid = Grid(positions.dtype, positions.device);
 
         var relative = positions.index_select(0, edgeIndex[0]) - positions.index_select(0, edgeIndex[1]);
-        long edgeCount = relative.shape[0];
-        if (Options.SelfLoops) // one extra row r = 0: the self-loop kernel, the same for every node
-            relative = torch.cat(new[] { relative, torch.zeros(1, Dimension, dtype: relative.dtype, device: relative.device) }, 0);
         var spatial = spatialBasis.forward(polynomial.forward(PositionOrientation.SpatialInvariants(relative, grid))); // [E, O, B]
         if (Options.Cutoff is double cutoff)
             spatial = spatial * Cutoffs.Cosine(relative.norm(1, keepdim: true), cutoff).unsqueeze(2);
-        var fiber = fiberBasis.forward(polynomial.forward(PositionOrientation.FiberInvariants(grid)));             // [O, O, B]
-        var spatialKernel = spatialKernels.forward(spatial).chunk(blocks.Count, 2);                                // L x [E, O, C]
-        var fiberKernel = fiberKernels.forward(fiber).chunk(blocks.Count, 2);                                      // L x [O, O, C]
+        var spatialKernel = PerLayer(spatialKernels.forward(spatial));                                             // L x [E, O, C]
+        var fiberKernel = PerLayer(fiberKernels.forward(fiberBasis.forward(polynomial.forward(PositionOrientation.FiberInvariants(grid))))); // L x [O, O, C]
+        Tensor[]? selfKernel = null;
+        if (Options.SelfLoops) // the kernel at r = 0 (invariants (0, 0) at every orientation), the same for every node
+        {
+            var zero = torch.zeros(1, Dimension, dtype: positions.dtype, device: positions.device);
+            selfKernel = PerLayer(spatialKernels.forward(spatialBasis.forward(polynomial.forward(PositionOrientation.SpatialInvariants(zero, grid))))); // L x [1, O, C]
+        }
 
         var h = embedding.forward(PositionOrientation.Lift(Options.InputScalars > 0 ? scalars : null,
             Options.InputVectors > 0 ? vectors : null, grid));                                                    // [N, O, C]
         Tensor? readout = null;
         for (int k = 0; k < blocks.Count; k++)
         {
-            var kernel = spatialKernel[k];
-            h = Options.SelfLoops
-                ? blocks[k].forward(h, kernel.narrow(0, 0, edgeCount), fiberKernel[k], edgeIndex, kernel.narrow(0, edgeCount, 1))
-                : blocks[k].forward(h, kernel, fiberKernel[k], edgeIndex);
+            h = blocks[k].forward(h, spatialKernel[k], fiberKernel[k], edgeIndex, selfKernel?[k]);
             int r = Options.ReadoutAllLayers ? k : k - (blocks.Count - 1);
             if (r < 0) continue;
             var y = readouts[r].forward(h);
@@ -122,6 +121,19 @@ public sealed class Ponita : nn.Module<(Tensor? Scalars, Tensor? Vectors, Tensor
         }
         if (Options.ReadoutAllLayers) readout = readout! / blocks.Count;
         return PositionOrientation.Readout(readout!, grid, Options.OutputScalars);
+    }
+
+    /// <summary>[..., L·C] → L contiguous [..., C] tensors (one copy; its backward is a single stack, unlike chunk's strided views).</summary>
+    private Tensor[] PerLayer(Tensor kernels)
+    {
+        var shape = kernels.shape;
+        long c = Options.Hidden;
+        var split = kernels.view(shape[..^1].Append(blocks.Count).Append(c).ToArray());
+        var order = new long[split.dim()];
+        order[0] = split.dim() - 2;
+        for (int k = 1; k < order.Length - 1; k++) order[k] = k - 1;
+        order[^1] = split.dim() - 1;
+        return split.permute(order).contiguous().unbind(0);
     }
 
     private static void CheckChannels(Tensor? t, int channels, string name, int rank)
