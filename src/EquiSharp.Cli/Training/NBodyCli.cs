@@ -42,6 +42,9 @@ internal static class NBodyCli
     {
         "ponita" => new NBodyReferenceSettings(Hidden: 128, Layers: 5, LearningRate: 1e-3, WeightDecay: 1e-10, Cosine: true,
             WarmupEpochs: 10, Clip: 0.5, Augment: true),
+        // No published LieConv run on this task: PONITA's optimiser settings with a smaller network (4 samples per particle).
+        "lieconv" => new NBodyReferenceSettings(Hidden: 64, Layers: 4, LearningRate: 1e-3, WeightDecay: 1e-10, Cosine: true,
+            WarmupEpochs: 10, Clip: 0.5, Augment: false),
         _ => new NBodyReferenceSettings(),
     };
 

@@ -22,7 +22,7 @@ internal static class TrainCommand
     {
         var task = new Option<string>("--task") { Description = "Task: nbody (charged-particle N-body, positions at frame 30 -> frame 40, MSE).", DefaultValueFactory = _ => "nbody" };
         task.AcceptOnlyFromAmong("nbody");
-        var model = new Option<string>("--model") { Description = "Model: egnn (E(n)-equivariant GNN), gnn (plain message passing), linear (one linear layer [x, v] -> x), linear-vel (x + t v with a learned t), ponita (PONITA on position-orientation space R3 x S2; its reference settings become the defaults).", DefaultValueFactory = _ => "egnn" };
+        var model = new Option<string>("--model") { Description = "Model: egnn (E(n)-equivariant GNN), gnn (plain message passing), linear (one linear layer [x, v] -> x), linear-vel (x + t v with a learned t), ponita (PONITA on position-orientation space R3 x S2), lieconv (LieConv on SE(3) lifts); the reference settings of ponita and lieconv become their defaults.", DefaultValueFactory = _ => "egnn" };
         model.AcceptOnlyFromAmong(NBodyModels.Names.ToArray());
         var hidden = new Option<int>("--hidden") { Description = "Hidden width of egnn/gnn/ponita (default: the model's reference, 64; ponita 128).", DefaultValueFactory = _ => 64 }.AtLeast(1);
         var layers = new Option<int>("--layers") { Description = "Message passing layers of egnn/gnn/ponita (default: the model's reference, 4; ponita 5).", DefaultValueFactory = _ => 4 }.AtLeast(1);
@@ -203,7 +203,7 @@ internal static class TrainCommand
             Console.WriteLine($"best validation MSE {CliSupport.F(result.BestValidation!["mse"])} at epoch {best}");
         double noMotion = dataset.BaselineMse(NBodySplit.Test, NBodyBaseline.NoMotion);
         double constantVelocity = dataset.BaselineMse(NBodySplit.Test, NBodyBaseline.ConstantVelocity);
-        Console.WriteLine($"test baselines: no motion {CliSupport.F(noMotion)}, constant velocity {CliSupport.F(constantVelocity)}; published {modelName} (10000 epochs): {NBodyCli.Published[modelName].ToString(CultureInfo.InvariantCulture)}");
+        Console.WriteLine($"test baselines: no motion {CliSupport.F(noMotion)}, constant velocity {CliSupport.F(constantVelocity)}{(NBodyCli.Published.TryGetValue(modelName, out var published) ? $"; published {modelName} (10000 epochs): {published.ToString(CultureInfo.InvariantCulture)}" : "")}");
         Console.WriteLine($"files: {string.Join(", ", new[] { Checkpoint.DefaultFileName, "metrics.csv", "metrics.json", LearningCurvePlot.FileName }.Select(f => Path.Combine(options.OutputDirectory!, f)))}");
         if (result.TestAtBest is not null)
             Console.WriteLine($"test MSE {CliSupport.F(result.TestAtBest["mse"])} (at best validation epoch {result.BestEpoch})");

@@ -28,14 +28,14 @@ public sealed record NBodyModelOptions(int Hidden = 64, int Layers = 4, bool Tan
 /// <summary>
 /// Factory of the N-body models by name: <c>egnn</c> (<see cref="NBodyEgnn"/>), <c>gnn</c>
 /// (<see cref="NBodyGnn"/>), <c>linear</c> (<see cref="NBodyLinear"/>), <c>linear-vel</c>
-/// (<see cref="NBodyLinearDynamics"/>), <c>ponita</c> (<see cref="NBodyPonita"/>). Each maps a
+/// (<see cref="NBodyLinearDynamics"/>), <c>ponita</c> (<see cref="NBodyPonita"/>), <c>lieconv</c> (<see cref="NBodyLieConv"/>). Each maps a
 /// <see cref="GraphBatch"/> built by <c>NBodyDataset</c> (Positions x_30 [N, 3], NodeVectors v_30
 /// [N, 1, 3], EdgeAttributes q_i q_j [E, 1]) to predicted positions at the target frame [N, 3].
 /// </summary>
 public static class NBodyModels
 {
     /// <summary>The valid model names.</summary>
-    public static IReadOnlyList<string> Names { get; } = new[] { "egnn", "gnn", "linear", "linear-vel", "ponita" };
+    public static IReadOnlyList<string> Names { get; } = new[] { "egnn", "gnn", "linear", "linear-vel", "ponita", "lieconv" };
 
     /// <summary>Creates a freshly initialised model (float32, CPU; use <c>.to(...)</c> to change).</summary>
     /// <param name="name">One of <see cref="Names"/> (case-insensitive).</param>
@@ -53,6 +53,7 @@ public static class NBodyModels
             "linear" => new NBodyLinear(),
             "linear-vel" => new NBodyLinearDynamics(),
             "ponita" => new NBodyPonita(options),
+            "lieconv" => new NBodyLieConv(options),
             _ => throw new ArgumentException($"Unknown N-body model '{name}'; valid names: {string.Join(", ", Names)}.", nameof(name)),
         };
     }
@@ -69,6 +70,16 @@ public static class NBodyModels
         if (v.dim() != 3 || v.shape[0] != x.shape[0] || v.shape[1] != 1 || v.shape[2] != 3)
             throw new GraphValidationException($"{model}: NodeVectors have shape {GraphValidation.Shape(v)}; expected [N = {x.shape[0]}, 1, 3] (one velocity per node).");
         return (x, v.view(-1, 3));
+    }
+
+    /// <summary>Node charges [N, 1] (NodeFeatures) of a batch, checked.</summary>
+    internal static Tensor Charges(GraphBatch batch, string model)
+    {
+        var q = batch.NodeFeatures
+            ?? throw new GraphValidationException($"{model} needs NodeFeatures (charges) [N, 1]; the batch has none.");
+        if (q.dim() != 2 || q.shape[0] != batch.NumNodes || q.shape[1] != 1)
+            throw new GraphValidationException($"{model}: NodeFeatures have shape {GraphValidation.Shape(q)}; expected [N = {batch.NumNodes}, 1] (charges).");
+        return q;
     }
 
     /// <summary>Edge attributes q_i q_j [E, 1] of a batch, checked.</summary>

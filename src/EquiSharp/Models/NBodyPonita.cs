@@ -47,10 +47,7 @@ public sealed class NBodyPonita : nn.Module<GraphBatch, Tensor>
     public override Tensor forward(GraphBatch batch)
     {
         var (x, v) = NBodyModels.PositionsAndVelocities(batch, nameof(NBodyPonita));
-        var q = batch.NodeFeatures
-            ?? throw new GraphValidationException($"{nameof(NBodyPonita)} needs NodeFeatures (charges) [N, 1]; the batch has none.");
-        if (q.dim() != 2 || q.shape[0] != x.shape[0] || q.shape[1] != 1)
-            throw new GraphValidationException($"{nameof(NBodyPonita)}: NodeFeatures have shape {GraphValidation.Shape(q)}; expected [N = {x.shape[0]}, 1] (charges).");
+        var q = NBodyModels.Charges(batch, nameof(NBodyPonita));
         var (_, displacement) = network.forward((q, v.unsqueeze(1), x, batch.EdgeIndex)); // self-loops added by the network
         return x + displacement.squeeze(1);
     }

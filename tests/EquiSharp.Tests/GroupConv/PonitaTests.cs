@@ -20,15 +20,17 @@ public class PonitaTests(ITestOutputHelper output)
     private static readonly NBodyModelOptions Small = new(Hidden: 8, Layers: 2);
 
     /// <summary>A float64 PONITA N-body model on <paramref name="grid"/> with all weights (layer scales included) random of order 0.3.</summary>
-    private static NBodyPonita Model(Tensor grid, ulong seed)
+    private static NBodyPonita Model(Tensor grid, ulong seed) => Randomized(new NBodyPonita(Small, grid), seed);
+
+    /// <summary>The module in float64 with every parameter drawn N(0, 0.3²) from a seeded generator.</summary>
+    internal static T Randomized<T>(T module, ulong seed) where T : nn.Module
     {
-        var model = new NBodyPonita(Small, grid);
-        model.to(ScalarType.Float64);
+        module.to(ScalarType.Float64);
         var gen = new Generator(seed);
         using var _ = torch.no_grad();
-        foreach (var p in model.parameters())
+        foreach (var p in module.parameters())
             p.copy_(torch.randn(p.shape, dtype: p.dtype, generator: gen) * 0.3);
-        return model;
+        return module;
     }
 
     private static GraphBatch Rotated(GraphBatch b, Tensor r) => b with
