@@ -52,7 +52,7 @@ public sealed class FiberBundleConv : nn.Module<Tensor, Tensor, Tensor, Tensor, 
         var aggregated = Scatter.Sum(messages, edgeIndex[1], n);              // [N, O, C]
         if (selfKernel is not null) aggregated = aggregated + features * selfKernel;
         // [C, N, O'] @ [C, O', O] -> [C, N, O]
-        var mixed = aggregated.permute(2, 0, 1).matmul(orientationKernel.permute(2, 1, 0)).permute(1, 2, 0);
+        var mixed = aggregated.permute(2, 0, 1).matmul(orientationKernel.permute(2, 1, 0)).permute(1, 2, 0).contiguous(); // node-major again for the pointwise MLP
         return mixed / o + bias;
     }
 }
