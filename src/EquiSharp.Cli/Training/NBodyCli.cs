@@ -27,11 +27,27 @@ internal static class NBodyCli
     public static readonly IReadOnlyDictionary<string, double> Published = new Dictionary<string, double>
     {
         ["linear"] = 0.0819, ["linear-vel"] = 0.0819, ["gnn"] = 0.0107, ["egnn"] = 0.0071, ["segnn"] = 0.0043, ["tfn"] = 0.0155,
+        ["ponita"] = 0.0043,
     };
 
     /// <summary>The reference code's learning rate for a model (its README: 1e-3 for the GNN, 5e-4 for EGNN; 5e-4 for the rest).</summary>
     public static double ReferenceLearningRate(string model) =>
-        string.Equals(model.Trim(), "gnn", StringComparison.OrdinalIgnoreCase) ? 1e-3 : 5e-4;
+        string.Equals(model.Trim(), "gnn", StringComparison.OrdinalIgnoreCase) ? 1e-3 : Reference(model).LearningRate;
+
+    /// <summary>
+    /// The reference training settings of a model (used for every option the user does not give):
+    /// PONITA's (hidden 128, 5 layers, lr 1e-3, weight decay 1e-10, cosine with 10 warm-up epochs, gradient
+    /// clipping 0.5, random rotations); the EGNN paper's for the others.
+    /// </summary>
+    public static NBodyReferenceSettings Reference(string model) => model.Trim().ToLowerInvariant() switch
+    {
+        "ponita" => new NBodyReferenceSettings(Hidden: 128, Layers: 5, LearningRate: 1e-3, WeightDecay: 1e-10, Cosine: true,
+            WarmupEpochs: 10, Clip: 0.5, Augment: true),
+        // No published LieConv run on this task: PONITA's optimiser settings with a smaller network (4 samples per particle).
+        "lieconv" => new NBodyReferenceSettings(Hidden: 64, Layers: 4, LearningRate: 1e-3, WeightDecay: 1e-10, Cosine: true,
+            WarmupEpochs: 10, Clip: 0.5, Augment: false),
+        _ => new NBodyReferenceSettings(),
+    };
 
     /// <summary>The reference number of training epochs for a model (SEGNN paper: 1000; EGNN paper: 10000 for the rest).</summary>
     public static int ReferenceEpochs(string model) =>
@@ -102,8 +118,19 @@ internal static class NBodyCli
     public static IBatchSource Source(NBodyDataset dataset, NBodySplit split) =>
         new DelegateBatchSource(dataset[split].Count, indices => dataset.CreateBatch(split, indices));
 
+    /// <summary>The training source, each batch rotated by a random rotation (positions, velocities and target) when <paramref name="augment"/>.</summary>
+    public static IBatchSource TrainingSource(NBodyDataset dataset, bool augment) => augment
+        ? new AugmentedBatchSource(Source(dataset, NBodySplit.Train),
+            AugmentedBatchSource.RandomRotation(new EquiSharp.Equivariance.InputFieldTypes { NodeTarget = EquiSharp.Equivariance.FieldType.Position }))
+        : Source(dataset, NBodySplit.Train);
+
+    /// <summary>Whether a run's metadata asks for rotation augmentation (false for runs written before the option existed).</summary>
+    public static bool Augmented(IReadOnlyDictionary<string, string> metadata) =>
+        metadata.TryGetValue("augment", out var a) && bool.Parse(a);
+
     /// <summary>Model options from CLI values.</summary>
-    public static NBodyModelOptions ModelOptions(int hidden, int layers) => new(Hidden: hidden, Layers: layers);
+    public static NBodyModelOptions ModelOptions(int hidden, int layers, int orientations = 16, int basisDimension = 256) =>
+        new(Hidden: hidden, Layers: layers, Orientations: orientations, BasisDimension: basisDimension);
 
     /// <summary>The metadata that lets evaluate/predict/resume rebuild the model and find the data.</summary>
     public static Dictionary<string, string> Metadata(string model, NBodyModelOptions options, string dataFolder, long dataSeed, NBodySplitSizes sizes) => new()
@@ -115,6 +142,8 @@ internal static class NBodyCli
         ["tanh"] = options.Tanh.ToString(),
         ["normalize_difference"] = options.NormalizeDifference.ToString(),
         ["attention"] = options.Attention.ToString(),
+        ["orientations"] = options.Orientations.ToString(CultureInfo.InvariantCulture),
+        ["basis_dim"] = options.BasisDimension.ToString(CultureInfo.InvariantCulture),
         ["data"] = Path.GetFullPath(dataFolder),
         ["data_seed"] = dataSeed.ToString(CultureInfo.InvariantCulture),
         ["sizes"] = $"{sizes.Train},{sizes.Valid},{sizes.Test}",
@@ -134,7 +163,9 @@ internal static class NBodyCli
             Layers: int.Parse(Get("layers"), CultureInfo.InvariantCulture),
             Tanh: bool.Parse(Get("tanh")),
             NormalizeDifference: bool.Parse(Get("normalize_difference")),
-            Attention: bool.Parse(Get("attention")));
+            Attention: bool.Parse(Get("attention")),
+            Orientations: metadata.TryGetValue("orientations", out var o) ? int.Parse(o, CultureInfo.InvariantCulture) : 16,
+            BasisDimension: metadata.TryGetValue("basis_dim", out var b) ? int.Parse(b, CultureInfo.InvariantCulture) : 256);
         string name = Get("model");
         return (name, NBodyModels.Create(name, options));
     }
@@ -182,6 +213,10 @@ internal static class NBodyCli
 
     public static string Describe(NBodySplitSizes s) => $"{s.Train}/{s.Valid}/{s.Test}";
 }
+
+/// <summary>Per-model reference training settings (defaults: the EGNN paper's).</summary>
+internal sealed record NBodyReferenceSettings(int Hidden = 64, int Layers = 4, double LearningRate = 5e-4, double WeightDecay = 1e-12,
+    bool Cosine = false, int WarmupEpochs = 0, double? Clip = null, bool Augment = false);
 
 /// <summary>An error in the user's input, printed without a stack trace (exit code 1).</summary>
 internal sealed class CliException(string message) : Exception(message);

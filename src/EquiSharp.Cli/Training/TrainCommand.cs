@@ -22,10 +22,13 @@ internal static class TrainCommand
     {
         var task = new Option<string>("--task") { Description = "Task: nbody (charged-particle N-body, positions at frame 30 -> frame 40, MSE), qm9 (one QM9 property, L1, MAE in the paper's units), md17 (rMD17 energies and forces). See docs/molecules.md.", DefaultValueFactory = _ => "nbody" };
         task.AcceptOnlyFromAmong("nbody", "qm9", "md17");
-        var model = new Option<string>("--model") { Description = "Model: egnn (E(n)-equivariant GNN), gnn (plain message passing), linear (one linear layer [x, v] -> x), linear-vel (x + t v with a learned t), segnn (steerable non-linear message passing), tfn (Tensor Field Network, steerable linear convolution); for qm9/md17: egnn, schnet, mpnn, pointconv.", DefaultValueFactory = _ => "egnn" };
+        var model = new Option<string>("--model") { Description = "Model: egnn (E(n)-equivariant GNN), gnn (plain message passing), linear (one linear layer [x, v] -> x), linear-vel (x + t v with a learned t), segnn (steerable non-linear message passing), tfn (Tensor Field Network, steerable linear convolution), ponita (PONITA on position-orientation space R3 x S2), lieconv (LieConv on SE(3) lifts); for qm9/md17: egnn, schnet, mpnn, pointconv.", DefaultValueFactory = _ => "egnn" };
         model.AcceptOnlyFromAmong(NBodyModels.Names.Concat(MolecularModels.Names).Distinct().ToArray());
-        var hidden = new Option<int>("--hidden") { Description = "Hidden width of egnn/gnn; tfn: H gives (H/2)x0e+(H/4)x1o+(H/8)x2e; segnn: scalar features its hidden irreps are balanced to (64 -> 32x0e+32x1o).", DefaultValueFactory = _ => 64 }.AtLeast(1);
-        var layers = new Option<int>("--layers") { Description = "Message passing layers of egnn/gnn/segnn/tfn.", DefaultValueFactory = _ => 4 }.AtLeast(1);
+        var hidden = new Option<int>("--hidden") { Description = "Hidden width (default: the model's reference: 64; ponita 128; qm9/md17 models: see docs/molecules.md); tfn: H gives (H/2)x0e+(H/4)x1o+(H/8)x2e; segnn: scalar features its hidden irreps are balanced to (64 -> 32x0e+32x1o).", DefaultValueFactory = _ => 64 }.AtLeast(1);
+        var layers = new Option<int>("--layers") { Description = "Message passing layers (default: the model's reference: 4; ponita 5).", DefaultValueFactory = _ => 4 }.AtLeast(1);
+        var orientations = new Option<int>("--orientations") { Description = "ponita: points of the orientation grid on the sphere (repulsion-optimised).", DefaultValueFactory = _ => 16 }.AtLeast(1);
+        var basisDim = new Option<int>("--basis-dim") { Description = "ponita: width of the basis networks (reference 256; the dominant cost is proportional to it).", DefaultValueFactory = _ => 256 }.AtLeast(1);
+        var augment = new Option<bool>("--augment") { Description = "Rotate every training batch by a random rotation (default: the model's reference; on for ponita)." };
         var data = new Option<string?>("--data") { Description = $"Data folder holding {NBodyCli.DataFileName}; simulated there (with --data-seed and the split sizes) if absent. Default: runs/data/nbody-s<data-seed>-<train>-<valid>-<test>." };
         var dataSeed = new Option<long>("--data-seed") { Description = "Seed of the simulation when data is generated (43 as in the reference code).", DefaultValueFactory = _ => 43 };
         dataSeed.Validators.Add(r =>
@@ -39,17 +42,17 @@ internal static class TrainCommand
         var epochs = new Option<int>("--epochs") { Description = $"Training epochs (default: the reference's, 10000; 1000 for segnn and for qm9/md17; --quick: {QuickEpochs}).", DefaultValueFactory = _ => 10000 }.AtLeast(1);
         var quick = new Option<bool>("--quick") { Description = $"Short demonstration run: {QuickEpochs} epochs (unless --epochs is given), everything else as in the reference protocol." };
         var batchSize = new Option<int>("--batch-size") { Description = "Systems per mini-batch.", DefaultValueFactory = _ => 100 }.AtLeast(1);
-        var lr = new Option<double>("--lr") { Description = "Base learning rate (default: the reference's, 1e-3 for gnn and 5e-4 for the other models)." }.Positive();
-        var weightDecay = new Option<double>("--weight-decay") { Description = "Weight decay (L2 for adam, decoupled for adamw).", DefaultValueFactory = _ => 1e-12 }.Positive(allowZero: true);
+        var lr = new Option<double>("--lr") { Description = "Base learning rate (default: the reference's, 1e-3 for gnn and ponita, 5e-4 for the other models)." }.Positive();
+        var weightDecay = new Option<double>("--weight-decay") { Description = "Weight decay (L2 for adam, decoupled for adamw; default: the reference's, 1e-12; ponita 1e-10).", DefaultValueFactory = _ => 1e-12 }.Positive(allowZero: true);
         var optimizer = new Option<string>("--optimizer") { Description = "Optimiser: adam or adamw.", DefaultValueFactory = _ => "adam" };
         optimizer.AcceptOnlyFromAmong("adam", "adamw");
-        var schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule: constant, or cosine (decays to --min-lr at the last epoch); both after --warmup epochs of linear warm-up.", DefaultValueFactory = _ => "constant" };
+        var schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule: constant, or cosine (decays to --min-lr at the last epoch); both after --warmup epochs of linear warm-up (default: the model's reference; ponita cosine).", DefaultValueFactory = _ => "constant" };
         schedule.AcceptOnlyFromAmong("constant", "cosine");
-        var warmup = new Option<int>("--warmup") { Description = "Epochs of linear learning-rate warm-up.", DefaultValueFactory = _ => 0 }.AtLeast(0);
+        var warmup = new Option<int>("--warmup") { Description = "Epochs of linear learning-rate warm-up (default: the model's reference; ponita 10).", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var scheduleUnit = new Option<string>("--schedule-unit") { Description = "Update the learning rate every optimiser 'step' (smooth) or once per 'epoch'.", DefaultValueFactory = _ => "step" };
         scheduleUnit.AcceptOnlyFromAmong("step", "epoch");
         var minLr = new Option<double>("--min-lr") { Description = "Final learning rate of the cosine schedule.", DefaultValueFactory = _ => 0 }.Positive(allowZero: true);
-        var clip = new Option<double?>("--clip") { Description = "Clip the total gradient L2 norm to this value (default: no clipping)." }.Positive();
+        var clip = new Option<double?>("--clip") { Description = "Clip the total gradient L2 norm to this value (default: the model's reference; none, ponita 0.5)." }.Positive();
         var validateEvery = new Option<int>("--validate-every") { Description = "Validate every k epochs (and after the last); the test MSE is reported at the best validation epoch.", DefaultValueFactory = _ => 5 }.AtLeast(1);
         var patience = new Option<int?>("--patience") { Description = "Early stopping: stop after this many validations without improvement (default: never)." }.AtLeast(1);
         var seed = new Option<long>("--seed") { Description = "Seed of initialisation and shuffling (shuffling of epoch e is derived from (seed, e)).", DefaultValueFactory = _ => 1 };
@@ -60,7 +63,7 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train a model (default: EGNN on the charged-particle N-body benchmark with the reference hyper-parameters) and report the test MSE at the best validation epoch. Ctrl+C stops after the current epoch with a resumable checkpoint.")
         {
-            task, model, hidden, layers, data, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr, weightDecay,
+            task, model, hidden, layers, orientations, basisDim, augment, data, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr, weightDecay,
             optimizer, schedule, warmup, scheduleUnit, minLr, clip, validateEvery, patience, seed, threads, workers, output, resume,
         };
         var molecules = new MoleculeCli.Options();
@@ -79,7 +82,7 @@ internal static class TrainCommand
             TorchRuntime.SetThreads(parse.GetValue(threads));
             if (parse.GetValue(resume))
             {
-                var ignored = new Option[] { model, hidden, layers, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr,
+                var ignored = new Option[] { model, hidden, layers, orientations, basisDim, augment, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr,
                     weightDecay, optimizer, schedule, warmup, scheduleUnit, minLr, clip, validateEvery, patience, seed }.Where(parse.WasGiven).ToArray();
                 if (ignored.Length > 0)
                     Console.Error.WriteLine($"note: --resume takes the run's settings from its checkpoint; ignoring {string.Join(", ", ignored.Select(o => o.Name))}.");
@@ -97,8 +100,10 @@ internal static class TrainCommand
             if (molecular) MoleculeCli.CheckModel(taskName, modelName);
             int epochCount = parse.GetValue(quick) && !parse.WasGiven(epochs) ? QuickEpochs
                 : !parse.WasGiven(epochs) ? (molecular ? MoleculeCli.DefaultEpochs : NBodyCli.ReferenceEpochs(modelName)) : parse.GetValue(epochs);
-            if (parse.GetValue(warmup) >= epochCount)
-                throw new CliException($"--warmup ({parse.GetValue(warmup)}) must be smaller than the number of epochs ({epochCount}).");
+            var reference = NBodyCli.Reference(modelName);
+            int warmupEpochs = parse.WasGiven(warmup) ? parse.GetValue(warmup) : Math.Min(reference.WarmupEpochs, epochCount - 1);
+            if (warmupEpochs >= epochCount)
+                throw new CliException($"--warmup ({warmupEpochs}) must be smaller than the number of epochs ({epochCount}).");
             double learningRate = parse.WasGiven(lr) ? parse.GetValue(lr)
                 : molecular ? molecules.ReferenceLearningRate(parse, taskName) : NBodyCli.ReferenceLearningRate(parse.GetValue(model)!);
             if (parse.GetValue(minLr) > learningRate)
@@ -108,13 +113,13 @@ internal static class TrainCommand
                 Epochs = epochCount,
                 BatchSize = molecular && !parse.WasGiven(batchSize) ? MoleculeCli.DefaultBatchSize(taskName) : parse.GetValue(batchSize),
                 LearningRate = learningRate,
-                WeightDecay = parse.GetValue(weightDecay),
+                WeightDecay = parse.WasGiven(weightDecay) ? parse.GetValue(weightDecay) : reference.WeightDecay,
                 Optimizer = parse.GetValue(optimizer) == "adamw" ? OptimizerKind.AdamW : OptimizerKind.Adam,
-                Schedule = parse.GetValue(schedule) == "cosine" ? LearningRateSchedule.Cosine : LearningRateSchedule.Constant,
-                WarmupEpochs = parse.GetValue(warmup),
+                Schedule = (parse.WasGiven(schedule) ? parse.GetValue(schedule) == "cosine" : reference.Cosine) ? LearningRateSchedule.Cosine : LearningRateSchedule.Constant,
+                WarmupEpochs = warmupEpochs,
                 ScheduleGranularity = parse.GetValue(scheduleUnit) == "epoch" ? ScheduleGranularity.Epoch : ScheduleGranularity.Step,
                 MinLearningRate = parse.GetValue(minLr),
-                GradientClipNorm = parse.GetValue(clip),
+                GradientClipNorm = parse.WasGiven(clip) ? parse.GetValue(clip) : reference.Clip,
                 ValidateEvery = parse.GetValue(validateEvery),
                 Patience = parse.GetValue(patience),
                 Seed = parse.GetValue(seed),
@@ -130,13 +135,16 @@ internal static class TrainCommand
             long simSeed = parse.GetValue(dataSeed);
             string dataDir = parse.GetValue(data) ?? NBodyCli.DefaultDataFolder(simSeed, sizes);
             bool[] checkSizes = [parse.WasGiven(trainSize), parse.WasGiven(validSize), parse.WasGiven(testSize)];
-            return Start(options, modelName, NBodyCli.ModelOptions(parse.GetValue(hidden), parse.GetValue(layers)), dataDir, simSeed, sizes,
+            var modelOptions = NBodyCli.ModelOptions(parse.WasGiven(hidden) ? parse.GetValue(hidden) : reference.Hidden,
+                parse.WasGiven(layers) ? parse.GetValue(layers) : reference.Layers, parse.GetValue(orientations), parse.GetValue(basisDim));
+            bool augmentBatches = parse.WasGiven(augment) ? parse.GetValue(augment) : reference.Augment;
+            return Start(options, modelName, modelOptions, augmentBatches, dataDir, simSeed, sizes,
                 parse.WasGiven(dataSeed), checkSizes, parse.GetValue(workers));
         }));
         return command;
     }
 
-    private static int Start(TrainerOptions options, string modelName, NBodyModelOptions modelOptions, string dataDir, long dataSeed,
+    private static int Start(TrainerOptions options, string modelName, NBodyModelOptions modelOptions, bool augment, string dataDir, long dataSeed,
         NBodySplitSizes sizes, bool checkSeed, bool[] checkSizes, int workers)
     {
         string checkpoint = Path.Combine(options.OutputDirectory!, Checkpoint.DefaultFileName);
@@ -148,6 +156,7 @@ internal static class TrainCommand
         var model = NBodyModels.Create(modelName, modelOptions);
         var metadata = NBodyCli.Metadata(modelName, modelOptions, dataDir, dataset.Seed,
             new NBodySplitSizes(dataset.Train.Count, dataset.Valid.Count, dataset.Test.Count));
+        metadata["augment"] = augment.ToString();
         using var trainer = new Trainer(model, RegressionTask.NodeMse(), options, metadata);
         return Run(trainer, dataset, modelName);
     }
@@ -175,7 +184,7 @@ internal static class TrainCommand
 
         var clock = Stopwatch.StartNew();
         string title = $"N-body {modelName}: {options.Optimizer} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, batch {options.BatchSize}, seed {options.Seed}";
-        var result = Fit(trainer, NBodyCli.Source(dataset, NBodySplit.Train), NBodyCli.Source(dataset, NBodySplit.Valid),
+        var result = Fit(trainer, NBodyCli.TrainingSource(dataset, NBodyCli.Augmented(trainer.Metadata)), NBodyCli.Source(dataset, NBodySplit.Valid),
             NBodyCli.Source(dataset, NBodySplit.Test), title);
 
         Console.WriteLine();
@@ -186,7 +195,7 @@ internal static class TrainCommand
             Console.WriteLine($"best validation MSE {CliSupport.F(result.BestValidation!["mse"])} at epoch {best}");
         double noMotion = dataset.BaselineMse(NBodySplit.Test, NBodyBaseline.NoMotion);
         double constantVelocity = dataset.BaselineMse(NBodySplit.Test, NBodyBaseline.ConstantVelocity);
-        Console.WriteLine($"test baselines: no motion {CliSupport.F(noMotion)}, constant velocity {CliSupport.F(constantVelocity)}; published {modelName} ({NBodyCli.ReferenceEpochs(modelName)} epochs): {NBodyCli.Published[modelName].ToString(CultureInfo.InvariantCulture)}");
+        Console.WriteLine($"test baselines: no motion {CliSupport.F(noMotion)}, constant velocity {CliSupport.F(constantVelocity)}{(NBodyCli.Published.TryGetValue(modelName, out var published) ? $"; published {modelName} ({NBodyCli.ReferenceEpochs(modelName)} epochs): {published.ToString(CultureInfo.InvariantCulture)}" : "")}");
         Console.WriteLine($"files: {string.Join(", ", new[] { Checkpoint.DefaultFileName, "metrics.csv", "metrics.json", LearningCurvePlot.FileName }.Select(f => Path.Combine(options.OutputDirectory!, f)))}");
         if (result.TestAtBest is not null)
             Console.WriteLine($"test MSE {CliSupport.F(result.TestAtBest["mse"])} (at best validation epoch {result.BestEpoch})");

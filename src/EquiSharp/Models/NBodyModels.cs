@@ -10,27 +10,33 @@ namespace EquiSharp.Models;
 /// <param name="Tanh">EGNN only: tanh on the coordinate network output.</param>
 /// <param name="NormalizeDifference">EGNN only: normalised relative positions in the coordinate update.</param>
 /// <param name="Attention">EGNN and GNN: sigmoid attention gate on the messages.</param>
-public sealed record NBodyModelOptions(int Hidden = 64, int Layers = 4, bool Tanh = false, bool NormalizeDifference = false, bool Attention = false)
+/// <param name="Orientations">PONITA only: points of the orientation grid on S² (16).</param>
+/// <param name="BasisDimension">PONITA only: width of the basis networks (256); the per-layer kernels cost E·O·BasisDimension·Hidden multiply-adds.</param>
+public sealed record NBodyModelOptions(int Hidden = 64, int Layers = 4, bool Tanh = false, bool NormalizeDifference = false, bool Attention = false,
+    int Orientations = 16, int BasisDimension = 256)
 {
     /// <summary>Checks the values; the error names the field.</summary>
     public void Validate()
     {
         if (Hidden < 1) throw new ArgumentOutOfRangeException(nameof(Hidden), Hidden, "Must be positive.");
         if (Layers < 1) throw new ArgumentOutOfRangeException(nameof(Layers), Layers, "Must be positive.");
+        if (Orientations < 1) throw new ArgumentOutOfRangeException(nameof(Orientations), Orientations, "Must be positive.");
+        if (BasisDimension < 1) throw new ArgumentOutOfRangeException(nameof(BasisDimension), BasisDimension, "Must be positive.");
     }
 }
 
 /// <summary>
 /// Factory of the N-body models by name: <c>egnn</c> (<see cref="NBodyEgnn"/>), <c>gnn</c>
 /// (<see cref="NBodyGnn"/>), <c>linear</c> (<see cref="NBodyLinear"/>), <c>linear-vel</c>
-/// (<see cref="NBodyLinearDynamics"/>), <c>segnn</c> (<see cref="NBodySegnn"/>), <c>tfn</c> (<see cref="NBodyTfn"/>). Each maps a
+/// (<see cref="NBodyLinearDynamics"/>), <c>segnn</c> (<see cref="NBodySegnn"/>), <c>tfn</c> (<see cref="NBodyTfn"/>),
+/// <c>ponita</c> (<see cref="NBodyPonita"/>), <c>lieconv</c> (<see cref="NBodyLieConv"/>). Each maps a
 /// <see cref="GraphBatch"/> built by <c>NBodyDataset</c> (Positions x_30 [N, 3], NodeVectors v_30
 /// [N, 1, 3], EdgeAttributes q_i q_j [E, 1]) to predicted positions at the target frame [N, 3].
 /// </summary>
 public static class NBodyModels
 {
     /// <summary>The valid model names.</summary>
-    public static IReadOnlyList<string> Names { get; } = new[] { "egnn", "gnn", "linear", "linear-vel", "segnn", "tfn" };
+    public static IReadOnlyList<string> Names { get; } = new[] { "egnn", "gnn", "linear", "linear-vel", "segnn", "tfn", "ponita", "lieconv" };
 
     /// <summary>Creates a freshly initialised model (float32, CPU; use <c>.to(...)</c> to change).</summary>
     /// <param name="name">One of <see cref="Names"/> (case-insensitive).</param>
@@ -49,6 +55,8 @@ public static class NBodyModels
             "linear-vel" => new NBodyLinearDynamics(),
             "segnn" => new NBodySegnn(options),
             "tfn" => new NBodyTfn(options),
+            "ponita" => new NBodyPonita(options),
+            "lieconv" => new NBodyLieConv(options),
             _ => throw new ArgumentException($"Unknown N-body model '{name}'; valid names: {string.Join(", ", Names)}.", nameof(name)),
         };
     }
@@ -65,6 +73,16 @@ public static class NBodyModels
         if (v.dim() != 3 || v.shape[0] != x.shape[0] || v.shape[1] != 1 || v.shape[2] != 3)
             throw new GraphValidationException($"{model}: NodeVectors have shape {GraphValidation.Shape(v)}; expected [N = {x.shape[0]}, 1, 3] (one velocity per node).");
         return (x, v.view(-1, 3));
+    }
+
+    /// <summary>Node charges [N, 1] (NodeFeatures) of a batch, checked.</summary>
+    internal static Tensor Charges(GraphBatch batch, string model)
+    {
+        var q = batch.NodeFeatures
+            ?? throw new GraphValidationException($"{model} needs NodeFeatures (charges) [N, 1]; the batch has none.");
+        if (q.dim() != 2 || q.shape[0] != batch.NumNodes || q.shape[1] != 1)
+            throw new GraphValidationException($"{model}: NodeFeatures have shape {GraphValidation.Shape(q)}; expected [N = {batch.NumNodes}, 1] (charges).");
+        return q;
     }
 
     /// <summary>Edge attributes q_i q_j [E, 1] of a batch, checked.</summary>
