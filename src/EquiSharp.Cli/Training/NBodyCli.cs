@@ -30,17 +30,16 @@ internal static class NBodyCli
         ["ponita"] = 0.0043,
     };
 
-    /// <summary>The reference code's learning rate for a model (its README: 1e-3 for the GNN, 5e-4 for EGNN; 5e-4 for the rest).</summary>
-    public static double ReferenceLearningRate(string model) =>
-        string.Equals(model.Trim(), "gnn", StringComparison.OrdinalIgnoreCase) ? 1e-3 : Reference(model).LearningRate;
-
     /// <summary>
     /// The reference training settings of a model (used for every option the user does not give):
     /// PONITA's (hidden 128, 5 layers, lr 1e-3, weight decay 1e-10, cosine with 10 warm-up epochs, gradient
-    /// clipping 0.5, random rotations); the EGNN paper's for the others.
+    /// clipping 0.5, random rotations); the EGNN paper's for the others (10000 epochs; lr 5e-4, the
+    /// reference README's 1e-3 for the GNN), with the SEGNN paper's 1000 epochs for SEGNN.
     /// </summary>
     public static NBodyReferenceSettings Reference(string model) => model.Trim().ToLowerInvariant() switch
     {
+        "gnn" => new NBodyReferenceSettings(LearningRate: 1e-3),
+        "segnn" => new NBodyReferenceSettings(Epochs: 1000),
         "ponita" => new NBodyReferenceSettings(Hidden: 128, Layers: 5, LearningRate: 1e-3, WeightDecay: 1e-10, Cosine: true,
             WarmupEpochs: 10, Clip: 0.5, Augment: true),
         // No published LieConv run on this task: PONITA's optimiser settings with a smaller network (4 samples per particle).
@@ -48,10 +47,6 @@ internal static class NBodyCli
             WarmupEpochs: 10, Clip: 0.5, Augment: false),
         _ => new NBodyReferenceSettings(),
     };
-
-    /// <summary>The reference number of training epochs for a model (SEGNN paper: 1000; EGNN paper: 10000 for the rest).</summary>
-    public static int ReferenceEpochs(string model) =>
-        string.Equals(model.Trim(), "segnn", StringComparison.OrdinalIgnoreCase) ? 1000 : 10000;
 
     /// <summary>The default data folder for a seed and split sizes (under runs/, which git ignores).</summary>
     public static string DefaultDataFolder(long seed, NBodySplitSizes sizes) =>
@@ -216,7 +211,7 @@ internal static class NBodyCli
 
 /// <summary>Per-model reference training settings (defaults: the EGNN paper's).</summary>
 internal sealed record NBodyReferenceSettings(int Hidden = 64, int Layers = 4, double LearningRate = 5e-4, double WeightDecay = 1e-12,
-    bool Cosine = false, int WarmupEpochs = 0, double? Clip = null, bool Augment = false);
+    bool Cosine = false, int WarmupEpochs = 0, double? Clip = null, bool Augment = false, int Epochs = 10000);
 
 /// <summary>An error in the user's input, printed without a stack trace (exit code 1).</summary>
 internal sealed class CliException(string message) : Exception(message);

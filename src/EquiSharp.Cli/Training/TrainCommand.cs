@@ -98,14 +98,14 @@ internal static class TrainCommand
             string taskName = parse.GetValue(task)!;
             bool molecular = taskName != "nbody";
             if (molecular) MoleculeCli.CheckModel(taskName, modelName);
-            int epochCount = parse.GetValue(quick) && !parse.WasGiven(epochs) ? QuickEpochs
-                : !parse.WasGiven(epochs) ? (molecular ? MoleculeCli.DefaultEpochs : NBodyCli.ReferenceEpochs(modelName)) : parse.GetValue(epochs);
             var reference = NBodyCli.Reference(modelName);
+            int epochCount = parse.GetValue(quick) && !parse.WasGiven(epochs) ? QuickEpochs
+                : !parse.WasGiven(epochs) ? (molecular ? MoleculeCli.DefaultEpochs : reference.Epochs) : parse.GetValue(epochs);
             int warmupEpochs = parse.WasGiven(warmup) ? parse.GetValue(warmup) : Math.Min(reference.WarmupEpochs, epochCount - 1);
             if (warmupEpochs >= epochCount)
                 throw new CliException($"--warmup ({warmupEpochs}) must be smaller than the number of epochs ({epochCount}).");
             double learningRate = parse.WasGiven(lr) ? parse.GetValue(lr)
-                : molecular ? molecules.ReferenceLearningRate(parse, taskName) : NBodyCli.ReferenceLearningRate(parse.GetValue(model)!);
+                : molecular ? molecules.ReferenceLearningRate(parse, taskName) : reference.LearningRate;
             if (parse.GetValue(minLr) > learningRate)
                 throw new CliException($"--min-lr ({parse.GetValue(minLr)}) must not exceed --lr ({learningRate}).");
             var options = new TrainerOptions
@@ -195,7 +195,7 @@ internal static class TrainCommand
             Console.WriteLine($"best validation MSE {CliSupport.F(result.BestValidation!["mse"])} at epoch {best}");
         double noMotion = dataset.BaselineMse(NBodySplit.Test, NBodyBaseline.NoMotion);
         double constantVelocity = dataset.BaselineMse(NBodySplit.Test, NBodyBaseline.ConstantVelocity);
-        Console.WriteLine($"test baselines: no motion {CliSupport.F(noMotion)}, constant velocity {CliSupport.F(constantVelocity)}{(NBodyCli.Published.TryGetValue(modelName, out var published) ? $"; published {modelName} ({NBodyCli.ReferenceEpochs(modelName)} epochs): {published.ToString(CultureInfo.InvariantCulture)}" : "")}");
+        Console.WriteLine($"test baselines: no motion {CliSupport.F(noMotion)}, constant velocity {CliSupport.F(constantVelocity)}{(NBodyCli.Published.TryGetValue(modelName, out var published) ? $"; published {modelName} ({NBodyCli.Reference(modelName).Epochs} epochs): {published.ToString(CultureInfo.InvariantCulture)}" : "")}");
         Console.WriteLine($"files: {string.Join(", ", new[] { Checkpoint.DefaultFileName, "metrics.csv", "metrics.json", LearningCurvePlot.FileName }.Select(f => Path.Combine(options.OutputDirectory!, f)))}");
         if (result.TestAtBest is not null)
             Console.WriteLine($"test MSE {CliSupport.F(result.TestAtBest["mse"])} (at best validation epoch {result.BestEpoch})");
