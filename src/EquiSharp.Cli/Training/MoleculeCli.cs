@@ -29,7 +29,7 @@ internal static class MoleculeCli
         public readonly Option<int?> Subset = new Option<int?>("--subset") { Description = "qm9: use N molecules of a seeded permutation (default split 80/10/10 of N unless --train/--valid/--test are given)." }.AtLeast(3);
         public readonly Option<string> Split = new("--split") { Description = "qm9: auto (egnn on the full 130,831 molecules, else seeded 80/10/10), egnn (100,000/17,748/13,083), dimenet (110,000/10,000/10,831), seeded.", DefaultValueFactory = _ => "auto" };
         public readonly Option<string?> Features = new("--features") { Description = "Node features: charge-powers (EGNN: one-hot x [1, Z/9, (Z/9)^2]) or one-hot. Default: charge-powers for egnn, one-hot otherwise." };
-        public readonly Option<double?> GraphCutoff = new Option<double?>("--graph-cutoff") { Description = "Connect atoms closer than this (Å); default: fully connected molecules." }.Positive();
+        public readonly Option<double?> GraphCutoff = new Option<double?>("--graph-cutoff") { Description = "Connect atoms at most this far apart (Å); default: fully connected molecules." }.Positive();
         public readonly Option<double?> Cutoff = new Option<double?>("--cutoff") { Description = "Radial basis range and SchNet cosine cutoff (Å); default 10 for qm9, 5 for md17." }.Positive();
         public readonly Option<string> Normalize = new("--normalize") { Description = "qm9: target normalisation by the training mean and mad (mean absolute deviation, EGNN) or std.", DefaultValueFactory = _ => "mad" };
         public readonly Option<string?> Atomref = new("--atomref") { Description = "qm9: atomref.txt (default: next to --data); needed when the data has no *_thermo arrays." };

@@ -1,4 +1,5 @@
 using EquiSharp.Graphs;
+using EquiSharp.Neighbourhoods;
 using EquiSharp.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -17,7 +18,7 @@ public enum AtomFeatureKind
 
 /// <summary>How molecules become graphs.</summary>
 /// <param name="Features">Node features.</param>
-/// <param name="Cutoff">Connect atoms closer than this (Å); null: fully connected (no self-loops).</param>
+/// <param name="Cutoff">Connect atoms at most this far apart (Å, <see cref="RadiusGraph"/>); null: fully connected (no self-loops).</param>
 /// <param name="DType">Floating dtype of positions, features and targets.</param>
 public sealed record MoleculeGraphOptions(AtomFeatureKind Features = AtomFeatureKind.ChargePowers, double? Cutoff = null, ScalarType DType = ScalarType.Float32)
 {
@@ -127,16 +128,12 @@ public sealed class MoleculeBatchSource(MoleculeSet set, MoleculeGraphOptions op
         var x = new double[3 * n];
         var h = new double[f * n];
         var batch = new long[n];
-        var ptr = new long[g + 1];
-        var eptr = new long[g + 1];
-        var src = new List<long>();
-        var dst = new List<long>();
+        var nodeCounts = new long[g];
         var y = new double[g * t];
         var forces = Set.Forces is null ? null : new double[3 * n];
-        double cut2 = Options.Cutoff is double c ? c * c : double.PositiveInfinity;
-        for (int k = 0; k < g; k++)
+        for (int k = 0, at = 0; k < g; k++)
         {
-            int m = indices[k], a0 = Set.Offsets[m], na = Set.Atoms(m), at = (int)ptr[k];
+            int m = indices[k], a0 = Set.Offsets[m], na = Set.Atoms(m);
             Array.Copy(Set.Positions, 3 * a0, x, 3 * at, 3 * na);
             if (forces is not null)
                 for (int i = 0; i < 3 * na; i++) forces[3 * at + i] = Set.Forces![3 * a0 + i] / Normalizer.Scale[0];
@@ -145,38 +142,48 @@ public sealed class MoleculeBatchSource(MoleculeSet set, MoleculeGraphOptions op
                 Features(Set.AtomicNumbers[a0 + i], Options.Features, h.AsSpan((at + i) * f, f));
                 batch[at + i] = k;
             }
-            for (int i = 0; i < na; i++)
-                for (int j = 0; j < na; j++)
-                {
-                    if (i == j) continue;
-                    if (cut2 < double.PositiveInfinity)
-                    {
-                        double dx = x[3 * (at + i)] - x[3 * (at + j)], dy = x[3 * (at + i) + 1] - x[3 * (at + j) + 1], dz = x[3 * (at + i) + 2] - x[3 * (at + j) + 2];
-                        if (dx * dx + dy * dy + dz * dz >= cut2) continue;
-                    }
-                    src.Add(at + j);
-                    dst.Add(at + i);
-                }
-            ptr[k + 1] = ptr[k] + na;
-            eptr[k + 1] = src.Count;
+            nodeCounts[k] = na;
+            at += na;
             for (int q = 0; q < t; q++) y[k * t + q] = (Set.Target(m, q) - Normalizer.Mean[q]) / Normalizer.Scale[q];
         }
         var dtype = Options.DType;
-        var edges = new long[2 * src.Count];
-        src.CopyTo(edges, 0);
-        dst.CopyTo(edges, src.Count);
+        var batchVector = torch.tensor(batch);
+        var (edgeIndex, edgeCounts) = Edges(x, batchVector, nodeCounts);
         return new GraphBatch
         {
             Positions = torch.tensor(x, new long[] { n, 3 }, dtype),
             NodeFeatures = torch.tensor(h, new long[] { n, f }, dtype),
-            EdgeIndex = torch.tensor(edges, new long[] { 2, src.Count }),
+            EdgeIndex = edgeIndex,
             GraphTarget = torch.tensor(y, new long[] { g, t }, dtype),
             NodeTarget = forces is null ? null : torch.tensor(forces, new long[] { n, 3 }, dtype),
-            Batch = torch.tensor(batch),
-            Ptr = torch.tensor(ptr),
-            EdgePtr = torch.tensor(eptr),
-            NodeCounts = Enumerable.Range(0, g).Select(k => ptr[k + 1] - ptr[k]).ToArray(),
-            EdgeCounts = Enumerable.Range(0, g).Select(k => eptr[k + 1] - eptr[k]).ToArray(),
+            Batch = batchVector,
+            Ptr = torch.tensor(CumulativeSum(nodeCounts)),
+            EdgePtr = torch.tensor(CumulativeSum(edgeCounts)),
+            NodeCounts = nodeCounts,
+            EdgeCounts = edgeCounts,
         };
+    }
+
+    /// <summary>
+    /// Every ordered atom pair of a molecule (<see cref="FullyConnectedGraph"/>) or, with a cutoff, the
+    /// pairs within it (<see cref="RadiusGraph"/>, on the float64 positions); both sorted by target, then
+    /// source. Returns the edge index and the edge count of every molecule.
+    /// </summary>
+    private (Tensor EdgeIndex, long[] EdgeCounts) Edges(double[] x, Tensor batch, long[] nodeCounts)
+    {
+        if (Options.Cutoff is not double cutoff)
+            return (FullyConnectedGraph.FromNodeCounts(nodeCounts), nodeCounts.Select(c => c * (c - 1)).ToArray());
+        using var scope = torch.NewDisposeScope();
+        using var positions = torch.tensor(x, new long[] { nodeCounts.Sum(), 3 }, ScalarType.Float64);
+        using var neighbours = RadiusGraph.Build(positions, cutoff, batch);
+        var counts = batch.index_select(0, neighbours.EdgeIndex[1]).bincount(null, nodeCounts.Length);
+        return (neighbours.EdgeIndex.clone().MoveToOuterDisposeScope(), counts.data<long>().ToArray());
+    }
+
+    private static long[] CumulativeSum(long[] counts)
+    {
+        var sums = new long[counts.Length + 1];
+        for (int k = 0; k < counts.Length; k++) sums[k + 1] = sums[k] + counts[k];
+        return sums;
     }
 }
