@@ -30,6 +30,10 @@ public class MoleculeBenchmarks
     [Params(1)]
     public int Threads { get; set; }
 
+    /// <summary>Whether glibc keeps freed memory (<see cref="TorchRuntime.RetainFreedMemory"/>, as the CLI does); each case runs in its own process.</summary>
+    [Params(false, true)]
+    public bool RetainMemory { get; set; }
+
     /// <summary>A batch of random molecules of <paramref name="atoms"/> atoms (also used by tests of the step).</summary>
     public static MoleculeSet RandomMolecules(int count, int atoms, int seed)
     {
@@ -46,6 +50,8 @@ public class MoleculeBenchmarks
     public void Setup()
     {
         TorchRuntime.SetThreads(Threads);
+        if (RetainMemory && !TorchRuntime.RetainFreedMemory())
+            throw new InvalidOperationException("RetainFreedMemory is not supported on this platform.");
         torch.manual_seed(0);
         var features = Model == "egnn" ? AtomFeatureKind.ChargePowers : AtomFeatureKind.OneHot;
         var source = new MoleculeBatchSource(RandomMolecules(Molecules, Atoms, 1), new MoleculeGraphOptions(features));

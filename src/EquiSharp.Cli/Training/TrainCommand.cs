@@ -53,6 +53,7 @@ internal static class TrainCommand
         scheduleUnit.AcceptOnlyFromAmong("step", "epoch");
         var minLr = new Option<double>("--min-lr") { Description = "Final learning rate of the cosine schedule.", DefaultValueFactory = _ => 0 }.Positive(allowZero: true);
         var clip = new Option<double?>("--clip") { Description = "Clip the total gradient L2 norm to this value (default: the model's reference; none, ponita 0.5)." }.Positive();
+        var ema = new Option<double?>("--ema") { Description = "Keep an exponential moving average of the weights with this decay (e.g. 0.999) and validate, test and save it instead of the last weights (default: off)." }.Positive();
         var validateEvery = new Option<int>("--validate-every") { Description = "Validate every k epochs (and after the last); the test MSE is reported at the best validation epoch.", DefaultValueFactory = _ => 5 }.AtLeast(1);
         var patience = new Option<int?>("--patience") { Description = "Early stopping: stop after this many validations without improvement (default: never)." }.AtLeast(1);
         var seed = new Option<long>("--seed") { Description = "Seed of initialisation and shuffling (shuffling of epoch e is derived from (seed, e)).", DefaultValueFactory = _ => 1 };
@@ -64,7 +65,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train a model (default: EGNN on the charged-particle N-body benchmark with the reference hyper-parameters) and report the test MSE at the best validation epoch. Ctrl+C stops after the current epoch with a resumable checkpoint.")
         {
             task, model, hidden, layers, orientations, basisDim, augment, data, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr, weightDecay,
-            optimizer, schedule, warmup, scheduleUnit, minLr, clip, validateEvery, patience, seed, threads, workers, output, resume,
+            optimizer, schedule, warmup, scheduleUnit, minLr, clip, ema, validateEvery, patience, seed, threads, workers, output, resume,
         };
         var molecules = new MoleculeCli.Options();
         foreach (var option in molecules.All) command.Options.Add(option);
@@ -83,7 +84,7 @@ internal static class TrainCommand
             if (parse.GetValue(resume))
             {
                 var ignored = new Option[] { model, hidden, layers, orientations, basisDim, augment, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr,
-                    weightDecay, optimizer, schedule, warmup, scheduleUnit, minLr, clip, validateEvery, patience, seed }.Where(parse.WasGiven).ToArray();
+                    weightDecay, optimizer, schedule, warmup, scheduleUnit, minLr, clip, ema, validateEvery, patience, seed }.Where(parse.WasGiven).ToArray();
                 if (ignored.Length > 0)
                     Console.Error.WriteLine($"note: --resume takes the run's settings from its checkpoint; ignoring {string.Join(", ", ignored.Select(o => o.Name))}.");
                 return Resume(outDir, parse.GetValue(data));
@@ -120,6 +121,7 @@ internal static class TrainCommand
                 ScheduleGranularity = parse.GetValue(scheduleUnit) == "epoch" ? ScheduleGranularity.Epoch : ScheduleGranularity.Step,
                 MinLearningRate = parse.GetValue(minLr),
                 GradientClipNorm = parse.WasGiven(clip) ? parse.GetValue(clip) : reference.Clip,
+                EmaDecay = parse.GetValue(ema),
                 ValidateEvery = parse.GetValue(validateEvery),
                 Patience = parse.GetValue(patience),
                 Seed = parse.GetValue(seed),
@@ -180,7 +182,7 @@ internal static class TrainCommand
         long parameters = trainer.Model.parameters().Sum(p => p.numel());
         Console.WriteLine($"N-body (5 charged particles, frames 30 -> 40): {modelName}, {parameters} parameters; {dataset.Train.Count}/{dataset.Valid.Count}/{dataset.Test.Count} trajectories; " +
             $"{options.Optimizer} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, weight decay {options.WeightDecay.ToString(CultureInfo.InvariantCulture)}, batch {options.BatchSize}, " +
-            $"{options.Epochs} epochs, validate every {options.ValidateEvery}; {TorchRuntime.Threads} thread(s); run folder {options.OutputDirectory}");
+            $"{(options.EmaDecay is double decay ? $"weight EMA {decay.ToString(CultureInfo.InvariantCulture)}, " : "")}{options.Epochs} epochs, validate every {options.ValidateEvery}; {TorchRuntime.Threads} thread(s); run folder {options.OutputDirectory}");
 
         var clock = Stopwatch.StartNew();
         string title = $"N-body {modelName}: {options.Optimizer} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, batch {options.BatchSize}, seed {options.Seed}";

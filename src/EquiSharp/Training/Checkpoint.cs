@@ -63,6 +63,9 @@ public sealed record CheckpointHeader
     /// <summary>Validations since the last improvement (early-stopping counter).</summary>
     public int ValidationsSinceImprovement { get; init; }
 
+    /// <summary>Updates of the weight average so far (null when the run keeps none).</summary>
+    public long? EmaUpdates { get; init; }
+
     /// <summary>Per-epoch history.</summary>
     public IReadOnlyList<EpochRecord> History { get; init; } = [];
 
@@ -77,7 +80,7 @@ public sealed record CheckpointHeader
 /// <remarks>
 /// File layout: the ASCII magic "EQUISHARP-CKPT", an int32 format version, an int64 payload length, the
 /// payload, and the SHA-256 of the payload. The payload holds the header as UTF-8 JSON followed by named
-/// binary sections ("model", "best_model", "optimizer"; model sections in TorchSharp's <c>Module.save</c>
+/// binary sections ("model", "best_model", "optimizer", "ema"; model sections in TorchSharp's <c>Module.save</c>
 /// format). Truncation and corruption are detected before anything is loaded.
 /// </remarks>
 public sealed class Checkpoint
@@ -92,8 +95,9 @@ public sealed class Checkpoint
     private const int HashBytes = 32;
 
     /// <summary>Creates a checkpoint from its parts.</summary>
-    public Checkpoint(CheckpointHeader header, byte[] modelState, byte[]? bestModelState, byte[]? optimizerState)
+    public Checkpoint(CheckpointHeader header, byte[] modelState, byte[]? bestModelState, byte[]? optimizerState, byte[]? emaState = null)
     {
+        EmaState = emaState;
         Header = header ?? throw new ArgumentNullException(nameof(header));
         ModelState = modelState ?? throw new ArgumentNullException(nameof(modelState));
         BestModelState = bestModelState;
@@ -111,6 +115,9 @@ public sealed class Checkpoint
 
     /// <summary>Optimiser state (TorchSharp <c>save_state_dict</c> format), null if not saved.</summary>
     public byte[]? OptimizerState { get; }
+
+    /// <summary>The moving average of the weights (<see cref="ExponentialMovingAverage"/>) in <c>Module.save</c> format, or null.</summary>
+    public byte[]? EmaState { get; }
 
     /// <summary>Serialises a module's parameters and buffers.</summary>
     public static byte[] SerializeModule(nn.Module module)
@@ -163,6 +170,7 @@ public sealed class Checkpoint
             var sections = new List<(string Name, byte[] Bytes)> { ("model", ModelState) };
             if (BestModelState is not null) sections.Add(("best_model", BestModelState));
             if (OptimizerState is not null) sections.Add(("optimizer", OptimizerState));
+            if (EmaState is not null) sections.Add(("ema", EmaState));
             writer.Write(sections.Count);
             foreach (var (name, bytes) in sections)
             {
@@ -237,7 +245,7 @@ public sealed class Checkpoint
             }
             if (!sections.TryGetValue("model", out var model))
                 throw new InvalidDataException("no 'model' section");
-            return new Checkpoint(header, model, sections.GetValueOrDefault("best_model"), sections.GetValueOrDefault("optimizer"));
+            return new Checkpoint(header, model, sections.GetValueOrDefault("best_model"), sections.GetValueOrDefault("optimizer"), sections.GetValueOrDefault("ema"));
         }
         catch (Exception e) when (e is InvalidDataException or JsonException or EndOfStreamException or OverflowException)
         {

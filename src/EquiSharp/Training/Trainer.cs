@@ -55,7 +55,7 @@ public sealed record TrainingResult
 /// your own <c>torch.manual_seed</c> call.</para>
 /// <para><b>Resumption</b> restores the model weights, the optimiser state (step counts and both Adam
 /// moment estimates via TorchSharp's <c>save_state_dict</c>), the best weights and metrics, the
-/// early-stopping counter, the history, the options and the caller metadata. The learning rate is
+/// early-stopping counter, the weight average (<see cref="TrainerOptions.EmaDecay"/>), the history, the options and the caller metadata. The learning rate is
 /// recomputed from the schedule at every step and needs no state.</para>
 /// <para><b>Memory.</b> Every step and every evaluation batch runs in its own dispose scope;
 /// evaluation runs in <c>eval()</c> mode under <c>no_grad</c>.</para>
@@ -63,6 +63,7 @@ public sealed record TrainingResult
 public sealed class Trainer : IDisposable
 {
     private readonly OptimizerHelper optimizer;
+    private readonly ExponentialMovingAverage? ema;
     private readonly List<EpochRecord> history = [];
     private readonly Dictionary<string, string> metadata;
     private byte[]? bestState;
@@ -95,6 +96,7 @@ public sealed class Trainer : IDisposable
                 eps: options.Epsilon, weight_decay: options.WeightDecay),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Optimizer, "Unknown optimiser."),
         };
+        if (options.EmaDecay is double decay) ema = new ExponentialMovingAverage(model, decay);
     }
 
     /// <summary>
@@ -128,6 +130,26 @@ public sealed class Trainer : IDisposable
         {
             throw new CheckpointException(checkpointPath, $"the optimiser state does not fit this model: {e.Message}", e);
         }
+        if (trainer.ema is not null)
+        {
+            if (checkpoint.EmaState is null || header.EmaUpdates is not long updates)
+                throw new CheckpointException(checkpointPath, "the run averages its weights (EmaDecay) but the file holds no EMA state.");
+            try
+            {
+                Checkpoint.DeserializeModule(model, checkpoint.EmaState);
+                using (torch.no_grad())
+                {
+                    var values = model.parameters().Select(p => p.detach().clone()).ToArray();
+                    trainer.ema.Load(values, updates);
+                    foreach (var v in values) v.Dispose();
+                }
+            }
+            catch (Exception e) when (e is not CheckpointException)
+            {
+                throw new CheckpointException(checkpointPath, $"the EMA state does not fit this model: {e.Message}", e);
+            }
+            checkpoint.LoadInto(model, best: false, checkpointPath);
+        }
         trainer.history.AddRange(header.History);
         trainer.CompletedEpochs = header.CompletedEpochs;
         trainer.BestEpoch = header.BestEpoch;
@@ -147,6 +169,9 @@ public sealed class Trainer : IDisposable
 
     /// <summary>The run's options.</summary>
     public TrainerOptions Options { get; }
+
+    /// <summary>The moving average of the weights (null unless <see cref="TrainerOptions.EmaDecay"/> is set).</summary>
+    public ExponentialMovingAverage? Average => ema;
 
     /// <summary>The optimiser (TorchSharp Adam or AdamW).</summary>
     public torch.optim.Optimizer Optimizer => optimizer;
@@ -224,27 +249,7 @@ public sealed class Trainer : IDisposable
             IReadOnlyDictionary<string, double>? valid = null, testMetrics = null;
             bool stop = false;
             if (epoch % Options.ValidateEvery == 0 || epoch == Options.Epochs)
-            {
-                valid = Evaluate(validation);
-                double value = valid[Task.SelectionMetric];
-                if (double.IsNaN(value))
-                    throw new InvalidOperationException($"Epoch {epoch}: validation {Task.SelectionMetric} is NaN; training diverged.");
-                double best = BestValidation?[Task.SelectionMetric] ?? double.PositiveInfinity;
-                if (value < best - Options.MinImprovement)
-                {
-                    BestEpoch = epoch;
-                    BestValidation = valid;
-                    bestState = Checkpoint.SerializeModule(Model);
-                    validationsSinceImprovement = 0;
-                    if (test is not null)
-                        TestAtBest = testMetrics = Evaluate(test);
-                }
-                else
-                {
-                    validationsSinceImprovement++;
-                    stop = Options.Patience is int patience && validationsSinceImprovement >= patience;
-                }
-            }
+                (valid, testMetrics, stop) = ValidateAndTest(validation, test, epoch);
 
             var record = new EpochRecord
             {
@@ -272,6 +277,41 @@ public sealed class Trainer : IDisposable
             WriteOutputs();
         }
         return Result(reason);
+    }
+
+    /// <summary>
+    /// Validates (with the averaged weights when <see cref="TrainerOptions.EmaDecay"/> is set), keeps the
+    /// weights and tests them when the selection metric improves, and updates the early-stopping counter.
+    /// </summary>
+    private (IReadOnlyDictionary<string, double> Valid, IReadOnlyDictionary<string, double>? Test, bool Stop) ValidateAndTest(
+        IBatchSource validation, IBatchSource? test, int epoch)
+    {
+        ema?.Swap();
+        try
+        {
+            var valid = Evaluate(validation);
+            double value = valid[Task.SelectionMetric];
+            if (double.IsNaN(value))
+                throw new InvalidOperationException($"Epoch {epoch}: validation {Task.SelectionMetric} is NaN; training diverged.");
+            double best = BestValidation?[Task.SelectionMetric] ?? double.PositiveInfinity;
+            if (!(value < best - Options.MinImprovement))
+            {
+                validationsSinceImprovement++;
+                return (valid, null, Options.Patience is int patience && validationsSinceImprovement >= patience);
+            }
+            BestEpoch = epoch;
+            BestValidation = valid;
+            bestState = Checkpoint.SerializeModule(Model);
+            validationsSinceImprovement = 0;
+            IReadOnlyDictionary<string, double>? testMetrics = null;
+            if (test is not null)
+                TestAtBest = testMetrics = Evaluate(test);
+            return (valid, testMetrics, false);
+        }
+        finally
+        {
+            ema?.Swap();
+        }
     }
 
     private (double Loss, double LearningRate, double? GradientNorm) TrainEpoch(IBatchSource train, int epoch,
@@ -302,6 +342,7 @@ public sealed class Trainer : IDisposable
             if (Options.GradientClipNorm is double maxNorm)
                 normSum += GradientClipping.ClipByTotalNorm(parameters, maxNorm);
             optimizer.step();
+            ema?.Update();
 
             long weight = Math.Max(1, prediction.numel());
             lossSum += value * weight;
@@ -393,10 +434,18 @@ public sealed class Trainer : IDisposable
             BestValidation = BestValidation,
             TestAtBest = TestAtBest,
             ValidationsSinceImprovement = validationsSinceImprovement,
+            EmaUpdates = ema?.Updates,
             History = history.ToArray(),
             Metadata = new Dictionary<string, string>(metadata),
         };
-        return new Checkpoint(header, Checkpoint.SerializeModule(Model), bestState, optimizerState);
+        byte[]? emaState = null;
+        if (ema is not null)
+        {
+            ema.Swap();
+            try { emaState = Checkpoint.SerializeModule(Model); }
+            finally { ema.Swap(); }
+        }
+        return new Checkpoint(header, Checkpoint.SerializeModule(Model), bestState, optimizerState, emaState);
     }
 
     /// <summary>Writes the current state to <paramref name="path"/> (atomically).</summary>
@@ -437,8 +486,12 @@ public sealed class Trainer : IDisposable
         CheckpointPath = CheckpointPath,
     };
 
-    /// <summary>Disposes the optimiser state (not the model).</summary>
-    public void Dispose() => optimizer.Dispose();
+    /// <summary>Disposes the optimiser state and the weight average (not the model).</summary>
+    public void Dispose()
+    {
+        optimizer.Dispose();
+        ema?.Dispose();
+    }
 }
 
 /// <summary>Gradient-norm clipping over a set of parameters.</summary>

@@ -83,6 +83,13 @@ public sealed record TrainerOptions
     /// <summary>Maximum total gradient norm (L2 over all parameters); null = no clipping.</summary>
     public double? GradientClipNorm { get; init; }
 
+    /// <summary>
+    /// Keep an exponential moving average of the weights with this decay (e.g. 0.999; see
+    /// <see cref="ExponentialMovingAverage"/>) and validate, test and save it as the best weights instead
+    /// of the last iterate; null = off.
+    /// </summary>
+    public double? EmaDecay { get; init; }
+
     /// <summary>Validate every k epochs (and always after the last epoch).</summary>
     public int ValidateEvery { get; init; } = 1;
 
@@ -128,6 +135,7 @@ public sealed record TrainerOptions
             MinLearningRate, $"must lie in [0, LearningRate = {LearningRate}]");
         Require(GradientClipNorm is null || (Finite(GradientClipNorm.Value) && GradientClipNorm > 0), nameof(GradientClipNorm),
             GradientClipNorm, "must be a positive finite number (or null for no clipping)");
+        Require(EmaDecay is null || (EmaDecay > 0 && EmaDecay < 1), nameof(EmaDecay), EmaDecay, "must lie in (0, 1) (or null for no averaging)");
         Require(ValidateEvery >= 1, nameof(ValidateEvery), ValidateEvery, "must be at least 1");
         Require(Patience is null || Patience >= 1, nameof(Patience), Patience, "must be at least 1 (or null for no early stopping)");
         Require(Finite(MinImprovement) && MinImprovement >= 0, nameof(MinImprovement), MinImprovement, "must be a finite number ≥ 0");
