@@ -48,8 +48,8 @@ public sealed class ExponentialMovingAverage : IDisposable
     /// <summary>Folds the current parameters into the average (call after each optimiser step).</summary>
     public void Update()
     {
-        double weight = 1 - NextDecay;
         using var _ = torch.no_grad();
+        using var weight = torch.tensor(1 - NextDecay); // one 0-d tensor per update, not an implicit one per parameter
         for (int i = 0; i < shadows.Length; i++) shadows[i].lerp_(parameters[i], weight);
         Updates++;
     }
@@ -70,22 +70,25 @@ public sealed class ExponentialMovingAverage : IDisposable
         }
     }
 
-    /// <summary>Sets the average to given values (from a checkpoint) and its update count.</summary>
-    /// <param name="values">One tensor per parameter, same shapes.</param>
-    /// <param name="updates">The update count t to continue from.</param>
-    public void Load(IReadOnlyList<Tensor> values, long updates)
+    /// <summary>The averaged weights in <c>Module.save</c> format (the model's buffers as they are), for a checkpoint.</summary>
+    /// <param name="model">The model this average was created for.</param>
+    public byte[] Serialize(nn.Module model)
     {
-        ArgumentNullException.ThrowIfNull(values);
-        if (values.Count != shadows.Length)
-            throw new ArgumentException($"The EMA state holds {values.Count} tensors; the model has {shadows.Length} parameters.", nameof(values));
+        Swap();
+        try { return Checkpoint.SerializeModule(model); }
+        finally { Swap(); }
+    }
+
+    /// <summary>Sets the average to weights written by <see cref="Serialize"/> and continues from update count <paramref name="updates"/>; the model keeps its own weights.</summary>
+    /// <param name="model">The model this average was created for.</param>
+    /// <param name="state">The averaged weights.</param>
+    /// <param name="updates">The update count t to continue from.</param>
+    public void Restore(nn.Module model, byte[] state, long updates)
+    {
         if (updates < 0) throw new ArgumentOutOfRangeException(nameof(updates), updates, "The update count cannot be negative.");
-        using var _ = torch.no_grad();
-        for (int i = 0; i < shadows.Length; i++)
-        {
-            if (!values[i].shape.SequenceEqual(shadows[i].shape))
-                throw new ArgumentException($"EMA tensor {i} has shape [{string.Join(", ", values[i].shape)}]; the parameter has [{string.Join(", ", shadows[i].shape)}].", nameof(values));
-            shadows[i].copy_(values[i]);
-        }
+        Swap();
+        try { Checkpoint.DeserializeModule(model, state); }
+        finally { Swap(); }
         Updates = updates;
     }
 

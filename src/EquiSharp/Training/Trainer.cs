@@ -136,19 +136,12 @@ public sealed class Trainer : IDisposable
                 throw new CheckpointException(checkpointPath, "the run averages its weights (EmaDecay) but the file holds no EMA state.");
             try
             {
-                Checkpoint.DeserializeModule(model, checkpoint.EmaState);
-                using (torch.no_grad())
-                {
-                    var values = model.parameters().Select(p => p.detach().clone()).ToArray();
-                    trainer.ema.Load(values, updates);
-                    foreach (var v in values) v.Dispose();
-                }
+                trainer.ema.Restore(model, checkpoint.EmaState, updates);
             }
             catch (Exception e) when (e is not CheckpointException)
             {
                 throw new CheckpointException(checkpointPath, $"the EMA state does not fit this model: {e.Message}", e);
             }
-            checkpoint.LoadInto(model, best: false, checkpointPath);
         }
         trainer.history.AddRange(header.History);
         trainer.CompletedEpochs = header.CompletedEpochs;
@@ -438,14 +431,7 @@ public sealed class Trainer : IDisposable
             History = history.ToArray(),
             Metadata = new Dictionary<string, string>(metadata),
         };
-        byte[]? emaState = null;
-        if (ema is not null)
-        {
-            ema.Swap();
-            try { emaState = Checkpoint.SerializeModule(Model); }
-            finally { ema.Swap(); }
-        }
-        return new Checkpoint(header, Checkpoint.SerializeModule(Model), bestState, optimizerState, emaState);
+        return new Checkpoint(header, Checkpoint.SerializeModule(Model), bestState, optimizerState, ema?.Serialize(Model));
     }
 
     /// <summary>Writes the current state to <paramref name="path"/> (atomically).</summary>
