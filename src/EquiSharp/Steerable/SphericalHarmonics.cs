@@ -65,6 +65,33 @@ public sealed class SphericalHarmonics : nn.Module<Tensor, Tensor>
         foreach (var l in ls) CheckL(l);
         if (x.dim() < 1 || x.shape[^1] != 3 || !x.is_floating_point())
             throw new ArgumentException($"Spherical harmonics need floating point vectors [..., 3], got {GraphValidation.Shape(x)} ({x.dtype}).", nameof(x));
+        if (UseKernel && x.device_type == DeviceType.CPU && x.dtype is ScalarType.Float32 or ScalarType.Float64)
+        {
+            using var kernelScope = torch.NewDisposeScope();
+            var key = (string.Join(",", ls), normalize, normalization);
+            SphericalHarmonicsKernel kernel;
+            lock (Kernels)
+                if (!Kernels.TryGetValue(key, out kernel!)) Kernels[key] = kernel = new SphericalHarmonicsKernel(ls, normalize, normalization);
+            var lsCopy = ls.ToArray();
+            var flat = x.reshape(-1, 3).contiguous();
+            var y = SphericalHarmonicsFunction.Apply(new SphericalHarmonicsFunction.Setup(kernel, v => Composite(lsCopy, v, normalize, normalization)), flat);
+            return y.reshape(x.shape[..^1].Append(kernel.Dim).ToArray()).MoveToOuterDisposeScope();
+        }
+        return Composite(ls, x, normalize, normalization);
+    }
+
+    /// <summary>
+    /// Evaluate float32/float64 CPU inputs with the hand-written kernel (<see cref="SphericalHarmonicsKernel"/>,
+    /// default true); false: always the composite of tensor operations. Both agree to rounding;
+    /// the composite also serves other devices and differentiating the backward pass.
+    /// </summary>
+    public static bool UseKernel { get; set; } = true;
+
+    private static readonly Dictionary<(string, bool, SphericalHarmonicsNormalization), SphericalHarmonicsKernel> Kernels = new();
+
+    /// <summary>Y(x) with ordinary differentiable tensor operations (any device; double backward works).</summary>
+    private static Tensor Composite(IReadOnlyList<int> ls, Tensor x, bool normalize, SphericalHarmonicsNormalization normalization)
+    {
         using var scope = torch.NewDisposeScope();
         int lmax = ls.Max();
         Tensor v;

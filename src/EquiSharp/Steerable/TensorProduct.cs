@@ -33,6 +33,7 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
     private readonly Dictionary<(ScalarType, string), Tensor[]> _kernels = new();
     private readonly object _kernelLock = new();
     private readonly Parameter? weight;
+    private readonly TensorProductKernel? _kernel;
 
     /// <summary>Creates the tensor product.</summary>
     /// <param name="irrepsIn1">Irreps of the first input.</param>
@@ -68,6 +69,8 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
             offset += numel;
         }
         WeightNumel = offset;
+        _kernel = TensorProductKernel.TryCreate(IrrepsIn1, IrrepsIn2, IrrepsOut,
+            _plans.Select(pl => (pl.Ins, pl.WeightOffset, pl.Coefficient)).ToArray(), WeightNumel);
         InternalWeights = internalWeights;
         if (internalWeights && WeightNumel > 0)
             weight = new Parameter(torch.randn(WeightNumel));
@@ -98,6 +101,18 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
     /// <summary>Total number of weights (all weighted paths).</summary>
     public long WeightNumel { get; }
 
+    /// <summary>
+    /// Run float32/float64 CPU calls through the hand-written kernel when every path is uvu or uvw with
+    /// input-2 multiplicity 1 (default true; see <see cref="HasKernel"/>). Training shared uvw weights
+    /// with more than 256 channel pairs (u·w) per path stays on the composite, whose weight gradient is
+    /// one matrix product. False forces the composite of ordinary tensor operations, which every
+    /// other case uses. Both give the same values and gradients up to rounding.
+    /// </summary>
+    public bool UseKernel { get; set; } = true;
+
+    /// <summary>True when this product's paths are within the kernel's scope (uvu/uvw, input-2 multiplicity 1).</summary>
+    public bool HasKernel => _kernel is not null;
+
     /// <summary>The internal weights [WeightNumel], or null.</summary>
     public Parameter? Weight => weight;
 
@@ -121,7 +136,21 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
             throw new ArgumentException($"x1 {GraphValidation.Shape(x1)} and x2 {GraphValidation.Shape(x2)} must have the same leading shape.", nameof(x2));
         long n = a1.shape[0];
         var (w, perRow) = ResolveWeights(weights, lead, n, x1);
-        var kernels = Kernels(x1.dtype, x1.device);
+        var result = UsesKernel(a1, a2, w, perRow)
+            ? TensorProductFunction.Apply(new TensorProductFunction.Setup(_kernel!, perRow, (p1, p2, pw) => Composite(p1, p2, pw, perRow)),
+                a1.contiguous(), a2.contiguous(), w?.contiguous())
+            : Composite(a1, a2, w, perRow);
+        return result.reshape(lead.Append(IrrepsOut.Dim).ToArray()).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The product of a1 [n, IrrepsIn1.Dim] and a2 [n, IrrepsIn2.Dim] with ordinary differentiable
+    /// tensor operations (any device, any paths; double backward works) → [n, IrrepsOut.Dim].
+    /// </summary>
+    private Tensor Composite(Tensor a1, Tensor a2, Tensor? w, bool perRow)
+    {
+        long n = a1.shape[0];
+        var kernels = Kernels(a1.dtype, a1.device);
 
         // Split inputs and weights once: the backward of a split is one concatenation, whereas a
         // narrow per path would scatter each path's gradient into a full-size zero tensor.
@@ -157,15 +186,31 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
             var mi = IrrepsOut[o];
             if (mi.Dim == 0) continue;
             var acc = accumulators[o];
-            outputs.Add(acc.IsEmpty ? torch.zeros(new[] { n, (long)mi.Dim }, dtype: x1.dtype, device: x1.device) : acc.Result());
+            outputs.Add(acc.IsEmpty ? torch.zeros(new[] { n, (long)mi.Dim }, dtype: a1.dtype, device: a1.device) : acc.Result());
         }
-        var result = outputs.Count switch
+        return outputs.Count switch
         {
-            0 => torch.zeros(new[] { n, 0L }, dtype: x1.dtype, device: x1.device),
+            0 => torch.zeros(new[] { n, 0L }, dtype: a1.dtype, device: a1.device),
             1 => outputs[0],
             _ => torch.cat(outputs, 1),
         };
-        return result.reshape(lead.Append(IrrepsOut.Dim).ToArray()).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Shared uvw weights with u·w above this are trained through the composite: their gradient is a
+    /// reduction over all rows, which one large matrix product does better than the kernel.
+    /// </summary>
+    private const int KernelSharedGradientLimit = 256;
+
+    /// <summary>True when the hand-written CPU kernel runs this call (see <see cref="UseKernel"/>).</summary>
+    private bool UsesKernel(Tensor a1, Tensor a2, Tensor? w, bool perRow)
+    {
+        if (!UseKernel || _kernel is null || a1.device_type != DeviceType.CPU || a1.dtype is not (ScalarType.Float32 or ScalarType.Float64)
+            || a2.dtype != a1.dtype || a2.device_type != DeviceType.CPU
+            || (w is not null && (w.dtype != a1.dtype || w.device_type != DeviceType.CPU)))
+            return false;
+        bool trainsSharedWeights = w is not null && !perRow && w.requires_grad && torch.is_grad_enabled();
+        return !trainsSharedWeights || _kernel.LargestUvw <= KernelSharedGradientLimit;
     }
 
     /// <inheritdoc/>

@@ -18,6 +18,29 @@ public class TorchRuntimeTests
     }
 
     [Fact]
+    public void HugePages_AreLeftAloneWhenSwitchedOffOrAlreadySet()
+    {
+        // Neither case may re-execute the test host: both must return here.
+        var tunables = Environment.GetEnvironmentVariable("GLIBC_TUNABLES");
+        var switchVariable = Environment.GetEnvironmentVariable(TorchRuntime.HugePagesVariable);
+        try
+        {
+            Environment.SetEnvironmentVariable("GLIBC_TUNABLES", null);
+            Environment.SetEnvironmentVariable(TorchRuntime.HugePagesVariable, "0");
+            Assert.False(TorchRuntime.UseTransparentHugePages());
+
+            Environment.SetEnvironmentVariable(TorchRuntime.HugePagesVariable, null);
+            Environment.SetEnvironmentVariable("GLIBC_TUNABLES", "glibc.malloc.arena_max=2:" + TorchRuntime.HugePagesTunable);
+            Assert.Equal(OperatingSystem.IsLinux(), TorchRuntime.UseTransparentHugePages());
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("GLIBC_TUNABLES", tunables);
+            Environment.SetEnvironmentVariable(TorchRuntime.HugePagesVariable, switchVariable);
+        }
+    }
+
+    [Fact]
     public void ThreadCountBelowOneIsRejected() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => TorchRuntime.SetThreads(0));
 }

@@ -1,0 +1,433 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace EquiSharp.Steerable;
+
+/// <summary>
+/// A CPU kernel for the tensor products models use most: every path uvu or uvw and input 2 of
+/// multiplicity 1 (spherical harmonics of an edge, a steerable attribute). It touches only the
+/// non-zero 3j entries and makes no intermediate tensor. Rows are processed in blocks of
+/// <c>Vector&lt;T&gt;.Count</c> (8 in float32 with AVX2), one row per SIMD lane, so every loop over
+/// channels, 3j entries and weights is a plain vector multiply-add whatever the irreps' sizes:
+/// no horizontal sums, no channel tails, and the loop overhead is shared by the rows of a block.
+/// Forward and backward (gradients of both inputs and the weights) are hand-written; the autograd
+/// wrapper is <see cref="TensorProductFunction"/>.
+/// </summary>
+/// <remarks>Per row and path: M[i, k] = Σ_j c_ijk x2[j] over the non-zero entries, t[k, u] =
+/// Σ_i M[i, k] x1[u, i]; uvu adds w[u] t[k, u] to output channel u, uvw adds Σ_u t[k, u] W[u, w]
+/// to channel w. Rows are split into one contiguous chunk per thread (chunk boundaries on block
+/// boundaries), so results are repeatable for a given thread count.</remarks>
+internal sealed class TensorProductKernel
+{
+    private readonly Path[] _paths;
+    private readonly int _maxPairs, _maxT;
+
+    /// <summary>One path: offsets, sizes, and the non-zero (i, k) pairs of its 3j symbol, sorted by k.</summary>
+    private sealed class Path
+    {
+        public int X1Offset, OutOffset, In2Offset, U, D1, W, DO, WeightOffset;
+        public bool Uvw, Weighted;
+        public int[] PairI = [], PairK = [], PairStart = [], KStart = [], EntryJ = [];
+        public double[] EntryC = [];
+    }
+
+    private TensorProductKernel(Path[] paths, int dim1, int dim2, int dimOut, long weightNumel)
+    {
+        _paths = paths;
+        Dim1 = dim1; Dim2 = dim2; DimOut = dimOut; WeightNumel = weightNumel;
+        _maxPairs = paths.Length == 0 ? 1 : Math.Max(1, paths.Max(p => p.PairI.Length));
+        _maxT = paths.Length == 0 ? 1 : Math.Max(1, paths.Max(p => p.DO * Math.Max(p.U, p.W)));
+    }
+
+    /// <summary>Row size of input 1.</summary>
+    public int Dim1 { get; }
+
+    /// <summary>Row size of input 2.</summary>
+    public int Dim2 { get; }
+
+    /// <summary>Row size of the output.</summary>
+    public int DimOut { get; }
+
+    /// <summary>Weights per row (or shared).</summary>
+    public long WeightNumel { get; }
+
+    /// <summary>The largest u·w of the weighted uvw paths (0 when there are none).</summary>
+    public int LargestUvw => _paths.Where(p => p.Uvw).Select(p => p.U * p.W).DefaultIfEmpty(0).Max();
+
+    /// <summary>
+    /// The kernel for these paths, or null when one of them is outside its scope (input-2 block of
+    /// multiplicity ≠ 1, or a mode other than uvu/uvw).
+    /// </summary>
+    /// <param name="in1">Irreps of input 1.</param>
+    /// <param name="in2">Irreps of input 2.</param>
+    /// <param name="out">Irreps of the output.</param>
+    /// <param name="paths">Per path: instruction, weight offset and coefficient (scaling its unit-norm 3j symbol).</param>
+    /// <param name="weightNumel">Weights per row.</param>
+    public static TensorProductKernel? TryCreate(Irreps in1, Irreps in2, Irreps @out,
+        IReadOnlyList<(TensorProductInstruction Ins, long WeightOffset, double Coefficient)> paths, long weightNumel)
+    {
+        if (weightNumel > int.MaxValue / 16) return null;
+        var list = new List<Path>();
+        foreach (var (ins, offset, coefficient) in paths)
+        {
+            var (m1, m2, mo) = (in1[ins.In1], in2[ins.In2], @out[ins.Out]);
+            if (m1.Mul == 0 || m2.Mul == 0 || mo.Mul == 0) continue;
+            if (m2.Mul != 1 || ins.Mode is not (ConnectionMode.Uvu or ConnectionMode.Uvw)) return null;
+            int l1 = m1.Irrep.L, l2 = m2.Irrep.L, lo = mo.Irrep.L;
+            int d1 = 2 * l1 + 1, d2 = 2 * l2 + 1, dO = 2 * lo + 1;
+            var c = Wigner3j.Values(l1, l2, lo); // [i, j, k] row-major
+            var pairs = new List<(int I, int K, List<(int J, double C)> Entries)>();
+            for (int k = 0; k < dO; k++)
+                for (int i = 0; i < d1; i++)
+                {
+                    var entries = new List<(int, double)>();
+                    for (int j = 0; j < d2; j++)
+                    {
+                        double v = c[(i * d2 + j) * dO + k];
+                        if (Math.Abs(v) > 1e-14) entries.Add((j, v * coefficient));
+                    }
+                    if (entries.Count > 0) pairs.Add((i, k, entries));
+                }
+            var path = new Path
+            {
+                X1Offset = in1.Offsets[ins.In1], OutOffset = @out.Offsets[ins.Out], In2Offset = in2.Offsets[ins.In2],
+                U = m1.Mul, D1 = d1, W = mo.Mul, DO = dO, WeightOffset = (int)offset,
+                Uvw = ins.Mode == ConnectionMode.Uvw, Weighted = ins.HasWeight,
+                PairI = pairs.Select(p => p.I).ToArray(),
+                PairK = pairs.Select(p => p.K).ToArray(),
+                PairStart = new int[pairs.Count + 1],
+                KStart = new int[dO + 1],
+                EntryJ = pairs.SelectMany(p => p.Entries.Select(e => e.J)).ToArray(),
+                EntryC = pairs.SelectMany(p => p.Entries.Select(e => e.C)).ToArray(),
+            };
+            for (int p = 0; p < pairs.Count; p++) path.PairStart[p + 1] = path.PairStart[p] + pairs[p].Entries.Count;
+            for (int k = 0, p = 0; k <= dO; k++)
+            {
+                while (p < pairs.Count && pairs[p].K < k) p++;
+                path.KStart[k] = p;
+            }
+            list.Add(path);
+        }
+        return new TensorProductKernel(list.ToArray(), in1.Dim, in2.Dim, @out.Dim, weightNumel);
+    }
+
+    /// <summary>Chunks of whole blocks for <paramref name="threads"/> threads (one when the work is small).</summary>
+    private static int Chunks(long blocks, int threads) => (int)Math.Clamp(blocks / 64, 1, Math.Max(1, threads));
+
+    private static (long Start, long End) Range(long blocks, int chunks, int c) => (blocks * c / chunks, blocks * (c + 1) / chunks);
+
+    private static void Run(int chunks, Action<int> body)
+    {
+        if (chunks == 1) body(0);
+        else Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, body);
+    }
+
+    // ------------------------------------------------------------------ forward
+
+    /// <summary>out [n, DimOut] = the product of x1 [n, Dim1] and x2 [n, Dim2] with weights w ([WeightNumel] shared, [n, WeightNumel] per row, or none).</summary>
+    public unsafe void Forward<T>(T* x1, T* x2, T* w, bool perRow, T* output, long n, int threads)
+        where T : unmanaged, INumber<T>
+    {
+        var coefficients = Coefficients<T>();
+        long blocks = (n + Vector<T>.Count - 1) / Vector<T>.Count;
+        int chunks = Chunks(blocks, threads);
+        var (px1, px2, pw, pout) = ((nint)x1, (nint)x2, (nint)w, (nint)output);
+        Run(chunks, c =>
+        {
+            var (b0, b1) = Range(blocks, chunks, c);
+            ForwardBlocks((T*)px1, (T*)px2, (T*)pw, perRow, (T*)pout, n, b0, b1, coefficients);
+        });
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private unsafe void ForwardBlocks<T>(T* x1, T* x2, T* w, bool perRow, T* output, long n, long b0, long b1, T[][] coefficients)
+        where T : unmanaged, INumber<T>
+    {
+        int lanes = Vector<T>.Count;
+        var x = new Vector<T>[Dim1];
+        var y = new Vector<T>[Math.Max(1, Dim2)];
+        var o = new Vector<T>[DimOut];
+        var m = new Vector<T>[_maxPairs];
+        var t = new Vector<T>[_maxT];
+        var wv = perRow && w != null ? new Vector<T>[WeightNumel] : null;
+        fixed (Vector<T>* xs = x, ys = y, os = o, ms = m, ts = t, wvs = wv)
+            for (long b = b0; b < b1; b++)
+            {
+                long row0 = b * lanes;
+                int rows = (int)Math.Min(lanes, n - row0);
+                LaneBlocks.Load(x1, row0, rows, Dim1, x);
+                LaneBlocks.Load(x2, row0, rows, Dim2, y);
+                if (wv is not null) LaneBlocks.Load(w, row0, rows, (int)WeightNumel, wv);
+                Array.Clear(o);
+                for (int p = 0; p < _paths.Length; p++)
+                {
+                    var path = _paths[p];
+                    PairValues(path, ys, coefficients[p], ms);
+                    PathT(path, xs, ms, ts);
+                    if (path.Uvw)
+                    {
+                        if (wvs != null) ContractUvwPerRow(path, ts, wvs + path.WeightOffset, os + path.OutOffset);
+                        else ContractUvwShared(path, ts, w + path.WeightOffset, os + path.OutOffset);
+                    }
+                    else
+                    {
+                        int u = path.U, dO = path.DO;
+                        Vector<T>* od = os + path.OutOffset;
+                        for (int k = 0; k < dO; k++)
+                        {
+                            if (path.KStart[k] == path.KStart[k + 1]) continue;
+                            Vector<T>* tk = ts + k * u, ok = od + k;
+                            if (!path.Weighted) for (int c = 0; c < u; c++) ok[c * dO] += tk[c];
+                            else if (wvs != null) { Vector<T>* wp = wvs + path.WeightOffset; for (int c = 0; c < u; c++) ok[c * dO] += tk[c] * wp[c]; }
+                            else { T* wp = w + path.WeightOffset; for (int c = 0; c < u; c++) ok[c * dO] += tk[c] * new Vector<T>(wp[c]); }
+                        }
+                    }
+                }
+                LaneBlocks.Store(o, DimOut, output, row0, rows);
+            }
+    }
+
+    /// <summary>M[pair] = Σ_j c x2[j] for each non-zero pair (i, k).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void PairValues<T>(Path path, Vector<T>* y, T[] c, Vector<T>* m) where T : unmanaged, INumber<T>
+    {
+        Vector<T>* yp = y + path.In2Offset;
+        int pairs = path.PairI.Length;
+        fixed (int* start = path.PairStart, js = path.EntryJ)
+        fixed (T* cs = c)
+            for (int p = 0; p < pairs; p++)
+            {
+                var s = Vector<T>.Zero;
+                for (int e = start[p], end = start[p + 1]; e < end; e++) s += new Vector<T>(cs[e]) * yp[js[e]];
+                m[p] = s;
+            }
+    }
+
+    /// <summary>t[k, u] = Σ_i M[i, k] x[i, u] for every k (zero where k has no pair).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void PathT<T>(Path path, Vector<T>* x, Vector<T>* m, Vector<T>* t) where T : unmanaged, INumber<T>
+    {
+        int u = path.U, d1 = path.D1;
+        Vector<T>* xb = x + path.X1Offset;
+        fixed (int* pairI = path.PairI, kStart = path.KStart)
+            for (int k = 0; k < path.DO; k++)
+            {
+                Vector<T>* tk = t + k * u;
+                int p0 = kStart[k], p1 = kStart[k + 1];
+                if (p0 == p1) { for (int c = 0; c < u; c++) tk[c] = Vector<T>.Zero; continue; }
+                {
+                    var mv = m[p0];
+                    Vector<T>* xi = xb + pairI[p0];
+                    for (int c = 0; c < u; c++) tk[c] = mv * xi[c * d1];
+                }
+                for (int p = p0 + 1; p < p1; p++)
+                {
+                    var mv = m[p];
+                    Vector<T>* xi = xb + pairI[p];
+                    for (int c = 0; c < u; c++) tk[c] += mv * xi[c * d1];
+                }
+            }
+    }
+
+    /// <summary>o[k, d] += Σ_c t[k, c] W[c, d] with shared weights W [u, w] (four d at a time: independent FMA chains).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void ContractUvwShared<T>(Path path, Vector<T>* t, T* w, Vector<T>* o) where T : unmanaged, INumber<T>
+    {
+        int u = path.U, wo = path.W, dO = path.DO;
+        for (int k = 0; k < dO; k++)
+        {
+            if (path.KStart[k] == path.KStart[k + 1]) continue;
+            Vector<T>* tk = t + k * u, ok = o + k;
+            int d = 0;
+            for (; d + 4 <= wo; d += 4)
+            {
+                Vector<T> a0 = ok[d * dO], a1 = ok[(d + 1) * dO], a2 = ok[(d + 2) * dO], a3 = ok[(d + 3) * dO];
+                T* wc = w + d;
+                for (int c = 0; c < u; c++, wc += wo)
+                {
+                    var tv = tk[c];
+                    a0 += tv * new Vector<T>(wc[0]); a1 += tv * new Vector<T>(wc[1]);
+                    a2 += tv * new Vector<T>(wc[2]); a3 += tv * new Vector<T>(wc[3]);
+                }
+                ok[d * dO] = a0; ok[(d + 1) * dO] = a1; ok[(d + 2) * dO] = a2; ok[(d + 3) * dO] = a3;
+            }
+            for (; d < wo; d++)
+            {
+                var a = ok[d * dO];
+                for (int c = 0; c < u; c++) a += tk[c] * new Vector<T>(w[c * wo + d]);
+                ok[d * dO] = a;
+            }
+        }
+    }
+
+    /// <summary>o[k, d] += Σ_c t[k, c] W[c, d] with per-row weights (one row per lane).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void ContractUvwPerRow<T>(Path path, Vector<T>* t, Vector<T>* w, Vector<T>* o) where T : unmanaged, INumber<T>
+    {
+        int u = path.U, wo = path.W, dO = path.DO;
+        for (int k = 0; k < dO; k++)
+        {
+            if (path.KStart[k] == path.KStart[k + 1]) continue;
+            Vector<T>* tk = t + k * u, ok = o + k;
+            for (int c = 0; c < u; c++)
+            {
+                var tv = tk[c];
+                Vector<T>* wc = w + c * wo;
+                for (int d = 0; d < wo; d++) ok[d * dO] += tv * wc[d];
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ backward
+
+    /// <summary>
+    /// Gradients for the output gradient g [n, DimOut]: gx1 [n, Dim1], gx2 [n, Dim2], gw ([WeightNumel]
+    /// shared or [n, WeightNumel] per row); each may be null when not wanted. Outputs are overwritten.
+    /// </summary>
+    public unsafe void Backward<T>(T* x1, T* x2, T* w, bool perRow, T* g, T* gx1, T* gx2, T* gw, long n, int threads)
+        where T : unmanaged, INumber<T>
+    {
+        var coefficients = Coefficients<T>();
+        long blocks = (n + Vector<T>.Count - 1) / Vector<T>.Count;
+        int chunks = Chunks(blocks, threads);
+        bool sharedGrad = gw != null && !perRow;
+        var partial = sharedGrad ? new Vector<T>[chunks][] : null;
+        var (px1, px2, pw, pg, pgx1, pgx2, pgw) = ((nint)x1, (nint)x2, (nint)w, (nint)g, (nint)gx1, (nint)gx2, (nint)gw);
+        Run(chunks, c =>
+        {
+            var (b0, b1) = Range(blocks, chunks, c);
+            Vector<T>[]? local = sharedGrad ? partial![c] = new Vector<T>[WeightNumel] : null;
+            BackwardBlocks((T*)px1, (T*)px2, (T*)pw, perRow, (T*)pg, (T*)pgx1, (T*)pgx2, (T*)pgw, local, n, b0, b1, coefficients);
+        });
+        if (sharedGrad)
+            for (long i = 0; i < WeightNumel; i++)
+            {
+                T s = T.Zero;
+                for (int c = 0; c < chunks; c++) s += Vector.Sum(partial![c][i]);
+                gw[i] = s;
+            }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private unsafe void BackwardBlocks<T>(T* x1, T* x2, T* w, bool perRow, T* g, T* gx1, T* gx2, T* gwRows, Vector<T>[]? gwShared,
+        long n, long b0, long b1, T[][] coefficients)
+        where T : unmanaged, INumber<T>
+    {
+        int lanes = Vector<T>.Count;
+        var x = new Vector<T>[Dim1];
+        var y = new Vector<T>[Math.Max(1, Dim2)];
+        var gd = new Vector<T>[DimOut];
+        var gx = new Vector<T>[Dim1];
+        var gy = new Vector<T>[Math.Max(1, Dim2)];
+        var m = new Vector<T>[_maxPairs];
+        var gm = new Vector<T>[_maxPairs];
+        var t = new Vector<T>[_maxT];
+        var gt = new Vector<T>[_maxT];
+        bool rowWeights = perRow && w != null;
+        var wv = rowWeights ? new Vector<T>[WeightNumel] : null;
+        var gwv = rowWeights && gwRows != null ? new Vector<T>[WeightNumel] : null;
+        bool wantW = gwv is not null || gwShared is not null;
+        fixed (Vector<T>* xs = x, ys = y, gds = gd, gxs = gx, gys = gy, ms = m, gms = gm, ts = t, gts = gt, wvs = wv, gwvs = gwv, gws = gwShared)
+            for (long b = b0; b < b1; b++)
+            {
+                long row0 = b * lanes;
+                int rows = (int)Math.Min(lanes, n - row0);
+                LaneBlocks.Load(x1, row0, rows, Dim1, x);
+                LaneBlocks.Load(x2, row0, rows, Dim2, y);
+                LaneBlocks.Load(g, row0, rows, DimOut, gd);
+                if (wv is not null) LaneBlocks.Load(w, row0, rows, (int)WeightNumel, wv);
+                Array.Clear(gx);
+                Array.Clear(gy);
+                if (gwv is not null) Array.Clear(gwv);
+                Vector<T>* gwBase = gwvs != null ? gwvs : gws;
+                for (int p = 0; p < _paths.Length; p++)
+                {
+                    var path = _paths[p];
+                    int u = path.U;
+                    PairValues(path, ys, coefficients[p], ms);
+                    bool needT = wantW && path.Weighted;
+                    if (needT) PathT(path, xs, ms, ts);
+                    Vector<T>* gp = gds + path.OutOffset;
+                    if (path.Uvw)
+                    {
+                        int wo = path.W, dO = path.DO;
+                        for (int k = 0; k < dO; k++)
+                        {
+                            Vector<T>* gk = gp + k, gtk = gts + k * u;
+                            for (int c = 0; c < u; c++)
+                            {
+                                var s = Vector<T>.Zero;
+                                if (wvs != null) { Vector<T>* wc = wvs + path.WeightOffset + c * wo; for (int d = 0; d < wo; d++) s += gk[d * dO] * wc[d]; }
+                                else { T* wc = w + path.WeightOffset + c * wo; for (int d = 0; d < wo; d++) s += gk[d * dO] * new Vector<T>(wc[d]); }
+                                gtk[c] = s;
+                            }
+                            if (needT)
+                            {
+                                Vector<T>* tk = ts + k * u;
+                                for (int c = 0; c < u; c++)
+                                {
+                                    var tv = tk[c];
+                                    Vector<T>* gwc = gwBase + path.WeightOffset + c * wo;
+                                    for (int d = 0; d < wo; d++) gwc[d] += tv * gk[d * dO];
+                                }
+                            }
+                        }
+                    }
+                    else
+                    {
+                        int dO = path.DO;
+                        for (int k = 0; k < dO; k++)
+                        {
+                            Vector<T>* gk = gp + k, gtk = gts + k * u;
+                            if (!path.Weighted) { for (int c = 0; c < u; c++) gtk[c] = gk[c * dO]; continue; }
+                            if (needT)
+                            {
+                                Vector<T>* tk = ts + k * u, gwc = gwBase + path.WeightOffset;
+                                for (int c = 0; c < u; c++) gwc[c] += tk[c] * gk[c * dO];
+                            }
+                            if (wvs != null) { Vector<T>* wp = wvs + path.WeightOffset; for (int c = 0; c < u; c++) gtk[c] = gk[c * dO] * wp[c]; }
+                            else { T* wp = w + path.WeightOffset; for (int c = 0; c < u; c++) gtk[c] = gk[c * dO] * new Vector<T>(wp[c]); }
+                        }
+                    }
+                    // gx[i, u] += Σ_k M[i, k] gt[k, u];  gM[i, k] = Σ_u x[i, u] gt[k, u];  gy[j] += Σ c gM
+                    Vector<T>* xb = xs + path.X1Offset, gxb = gxs + path.X1Offset;
+                    for (int q = 0; q < path.PairI.Length; q++)
+                    {
+                        int i = path.PairI[q], k = path.PairK[q];
+                        int d1 = path.D1;
+                        Vector<T>* gtk = gts + k * u, xi = xb + i, gxi = gxb + i;
+                        var mv = ms[q];
+                        var dot = Vector<T>.Zero;
+                        for (int c = 0; c < u; c++)
+                        {
+                            var gv = gtk[c];
+                            gxi[c * d1] += mv * gv;
+                            dot += xi[c * d1] * gv;
+                        }
+                        gms[q] = dot;
+                    }
+                    var cs = coefficients[p];
+                    Vector<T>* gyp = gys + path.In2Offset;
+                    for (int q = 0; q < path.PairI.Length; q++)
+                        for (int e = path.PairStart[q]; e < path.PairStart[q + 1]; e++) gyp[path.EntryJ[e]] += new Vector<T>(cs[e]) * gms[q];
+                }
+                if (gx1 != null) LaneBlocks.Store(gx, Dim1, gx1, row0, rows);
+                if (gx2 != null) LaneBlocks.Store(gy, Dim2, gx2, row0, rows);
+                if (gwv is not null) LaneBlocks.Store(gwv, (int)WeightNumel, gwRows, row0, rows);
+            }
+    }
+
+    private readonly Dictionary<Type, object> _coefficients = new();
+
+    /// <summary>The 3j entries of every path converted to T once.</summary>
+    private T[][] Coefficients<T>() where T : unmanaged, INumber<T>
+    {
+        lock (_coefficients)
+        {
+            if (_coefficients.TryGetValue(typeof(T), out var cached)) return (T[][])cached;
+            var result = _paths.Select(p => p.EntryC.Select(T.CreateChecked).ToArray()).ToArray();
+            _coefficients[typeof(T)] = result;
+            return result;
+        }
+    }
+}
