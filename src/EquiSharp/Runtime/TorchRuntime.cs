@@ -62,8 +62,8 @@ public static class TorchRuntime
     /// Makes glibc's malloc (which libtorch's CPU tensors use) ask for transparent huge pages, by
     /// re-executing the current process once with <c>GLIBC_TUNABLES=glibc.malloc.hugetlb=1</c> (the
     /// tunable is read only at start-up). Each large tensor's memory is then faulted in 2 MB at a
-    /// time instead of 4 KB: here a fresh 51 MB tensor costs 16 ms to fill instead of 47 ms, which
-    /// speeds up every step that allocates large intermediates. Call it first thing in <c>Main</c>,
+    /// time instead of 4 KB, which makes fresh large tensors several times cheaper on machines where
+    /// page faults are expensive (docs/benchmarks.md, "Fresh memory"). Call it first thing in <c>Main</c>,
     /// before any output: on success it does not return (the process starts again with the same
     /// command line and the tunable set). It returns without re-executing when the tunable is
     /// already set, when <see cref="HugePagesVariable"/> is 0, on other systems than Linux, when the

@@ -21,7 +21,13 @@ internal static class LaneBlocks
         {
             T* dl = (T*)d;
             if (rows == 8 && lanes == 8 && typeof(T) == typeof(float) && Avx.IsSupported)
-                for (float* s = (float*)(src + row0 * dim); e + 8 <= dim; e += 8) Transpose8x8(s + e, dim, (float*)dl + e * 8, 8);
+                for (float* s = (float*)(src + row0 * dim); e + 8 <= dim; e += 8)
+                {
+                    // The next block's rows, one cache line ahead: eight strided streams defeat the hardware prefetcher.
+                    if ((e & 15) == 0)
+                        for (int r = 0; r < 8; r++) Sse.Prefetch0(s + (8 + r) * dim + e);
+                    Transpose8x8(s + e, dim, (float*)dl + e * 8, 8);
+                }
             for (int r = 0; r < rows; r++)
             {
                 T* s = src + (row0 + r) * dim;

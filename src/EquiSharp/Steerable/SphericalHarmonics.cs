@@ -65,7 +65,8 @@ public sealed class SphericalHarmonics : nn.Module<Tensor, Tensor>
         foreach (var l in ls) CheckL(l);
         if (x.dim() < 1 || x.shape[^1] != 3 || !x.is_floating_point())
             throw new ArgumentException($"Spherical harmonics need floating point vectors [..., 3], got {GraphValidation.Shape(x)} ({x.dtype}).", nameof(x));
-        if (UseKernel && x.device_type == DeviceType.CPU && x.dtype is ScalarType.Float32 or ScalarType.Float64)
+        if (UseKernel && x.device_type == DeviceType.CPU && x.dtype is ScalarType.Float32 or ScalarType.Float64
+            && x.numel() / 3 * (long)ls.Sum(l => 2 * l + 1) * x.element_size() < int.MaxValue)
         {
             using var kernelScope = torch.NewDisposeScope();
             var key = (string.Join(",", ls), normalize, normalization);

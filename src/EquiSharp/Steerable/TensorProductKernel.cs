@@ -163,25 +163,15 @@ internal sealed class TensorProductKernel
                 {
                     var path = _paths[p];
                     PairValues(path, ys, coefficients[p], ms);
-                    PathT(path, xs, ms, ts);
                     if (path.Uvw)
                     {
+                        PathT(path, xs, ms, ts);
                         if (wvs != null) ContractUvwPerRow(path, ts, wvs + path.WeightOffset, os + path.OutOffset);
                         else ContractUvwShared(path, ts, w + path.WeightOffset, os + path.OutOffset);
                     }
-                    else
-                    {
-                        int u = path.U, dO = path.DO;
-                        Vector<T>* od = os + path.OutOffset;
-                        for (int k = 0; k < dO; k++)
-                        {
-                            if (path.KStart[k] == path.KStart[k + 1]) continue;
-                            Vector<T>* tk = ts + k * u, ok = od + k;
-                            if (!path.Weighted) for (int c = 0; c < u; c++) ok[c * dO] += tk[c];
-                            else if (wvs != null) { Vector<T>* wp = wvs + path.WeightOffset; for (int c = 0; c < u; c++) ok[c * dO] += tk[c] * wp[c]; }
-                            else { T* wp = w + path.WeightOffset; for (int c = 0; c < u; c++) ok[c * dO] += tk[c] * new Vector<T>(wp[c]); }
-                        }
-                    }
+                    else if (!path.Weighted) ForwardUvu(path, xs, ms, os, null, null);
+                    else if (wvs != null) ForwardUvu(path, xs, ms, os, wvs + path.WeightOffset, null);
+                    else ForwardUvu(path, xs, ms, os, null, w + path.WeightOffset);
                 }
                 LaneBlocks.Store(o, DimOut, output, row0, rows);
             }
@@ -225,6 +215,39 @@ internal sealed class TensorProductKernel
                     var mv = m[p];
                     Vector<T>* xi = xb + pairI[p];
                     for (int c = 0; c < u; c++) tk[c] += mv * xi[c * d1];
+                }
+            }
+    }
+
+    /// <summary>uvu in one pass: o[c, k] += w[c] Σ_i M[i, k] x[c, i] (per-row weights <paramref name="wRow"/>, shared <paramref name="wShared"/>, or none).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void ForwardUvu<T>(Path path, Vector<T>* x, Vector<T>* m, Vector<T>* o, Vector<T>* wRow, T* wShared) where T : unmanaged, INumber<T>
+    {
+        int u = path.U, d1 = path.D1, dO = path.DO;
+        Vector<T>* xb = x + path.X1Offset, ob = o + path.OutOffset;
+        fixed (int* pairI = path.PairI, kStart = path.KStart)
+            for (int k = 0; k < dO; k++)
+            {
+                int p0 = kStart[k], p1 = kStart[k + 1];
+                if (p0 == p1) continue;
+                Vector<T>* ok = ob + k;
+                if (p1 - p0 == 1)
+                {
+                    var mv = m[p0];
+                    Vector<T>* xi = xb + pairI[p0];
+                    if (wRow != null) for (int c = 0; c < u; c++) ok[c * dO] += mv * xi[c * d1] * wRow[c];
+                    else if (wShared != null) for (int c = 0; c < u; c++) ok[c * dO] += mv * xi[c * d1] * new Vector<T>(wShared[c]);
+                    else for (int c = 0; c < u; c++) ok[c * dO] += mv * xi[c * d1];
+                    continue;
+                }
+                for (int c = 0; c < u; c++)
+                {
+                    Vector<T>* xc = xb + c * d1;
+                    var acc = Vector<T>.Zero;
+                    for (int p = p0; p < p1; p++) acc += m[p] * xc[pairI[p]];
+                    if (wRow != null) acc *= wRow[c];
+                    else if (wShared != null) acc *= new Vector<T>(wShared[c]);
+                    ok[c * dO] += acc;
                 }
             }
     }
@@ -350,28 +373,8 @@ internal sealed class TensorProductKernel
                     Vector<T>* gp = gds + path.OutOffset;
                     if (path.Uvw)
                     {
-                        int wo = path.W, dO = path.DO;
-                        for (int k = 0; k < dO; k++)
-                        {
-                            Vector<T>* gk = gp + k, gtk = gts + k * u;
-                            for (int c = 0; c < u; c++)
-                            {
-                                var s = Vector<T>.Zero;
-                                if (wvs != null) { Vector<T>* wc = wvs + path.WeightOffset + c * wo; for (int d = 0; d < wo; d++) s += gk[d * dO] * wc[d]; }
-                                else { T* wc = w + path.WeightOffset + c * wo; for (int d = 0; d < wo; d++) s += gk[d * dO] * new Vector<T>(wc[d]); }
-                                gtk[c] = s;
-                            }
-                            if (needT)
-                            {
-                                Vector<T>* tk = ts + k * u;
-                                for (int c = 0; c < u; c++)
-                                {
-                                    var tv = tk[c];
-                                    Vector<T>* gwc = gwBase + path.WeightOffset + c * wo;
-                                    for (int d = 0; d < wo; d++) gwc[d] += tv * gk[d * dO];
-                                }
-                            }
-                        }
+                        if (wvs != null) GradUvwPerRow(path, gp, wvs + path.WeightOffset, ts, needT ? gwBase + path.WeightOffset : null, gts);
+                        else GradUvwShared(path, gp, w + path.WeightOffset, ts, needT ? gwBase + path.WeightOffset : null, gts);
                     }
                     else
                     {
@@ -415,6 +418,90 @@ internal sealed class TensorProductKernel
                 if (gx2 != null) LaneBlocks.Store(gy, Dim2, gx2, row0, rows);
                 if (gwv is not null) LaneBlocks.Store(gwv, (int)WeightNumel, gwRows, row0, rows);
             }
+    }
+
+    /// <summary>
+    /// Shared weights W [u, w]: gt[k, c] = Σ_d g[k, d] W[c, d] (four c at a time, sharing each
+    /// gradient load) and, when <paramref name="gw"/> is given, gW[c, d] += Σ_k t[k, c] g[k, d]
+    /// (four d at a time: each accumulator is loaded and stored once per (c, d), not once per k).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void GradUvwShared<T>(Path path, Vector<T>* g, T* w, Vector<T>* t, Vector<T>* gw, Vector<T>* gt) where T : unmanaged, INumber<T>
+    {
+        int u = path.U, wo = path.W, dO = path.DO;
+        for (int k = 0; k < dO; k++)
+        {
+            Vector<T>* gk = g + k, gtk = gt + k * u;
+            int c = 0;
+            for (; c + 4 <= u; c += 4)
+            {
+                Vector<T> s0 = Vector<T>.Zero, s1 = Vector<T>.Zero, s2 = Vector<T>.Zero, s3 = Vector<T>.Zero;
+                T* w0 = w + c * wo;
+                for (int d = 0; d < wo; d++)
+                {
+                    var gv = gk[d * dO];
+                    s0 += gv * new Vector<T>(w0[d]); s1 += gv * new Vector<T>(w0[wo + d]);
+                    s2 += gv * new Vector<T>(w0[2 * wo + d]); s3 += gv * new Vector<T>(w0[3 * wo + d]);
+                }
+                gtk[c] = s0; gtk[c + 1] = s1; gtk[c + 2] = s2; gtk[c + 3] = s3;
+            }
+            for (; c < u; c++)
+            {
+                var s = Vector<T>.Zero;
+                T* wc = w + c * wo;
+                for (int d = 0; d < wo; d++) s += gk[d * dO] * new Vector<T>(wc[d]);
+                gtk[c] = s;
+            }
+        }
+        if (gw != null) AccumulateWeightGradient(path, g, t, gw);
+    }
+
+    /// <summary>Per-row weights: gt[k, c] = Σ_d g[k, d] W[c, d] and gW[c, d] += Σ_k t[k, c] g[k, d] lane by lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void GradUvwPerRow<T>(Path path, Vector<T>* g, Vector<T>* w, Vector<T>* t, Vector<T>* gw, Vector<T>* gt) where T : unmanaged, INumber<T>
+    {
+        int u = path.U, wo = path.W, dO = path.DO;
+        for (int k = 0; k < dO; k++)
+        {
+            Vector<T>* gk = g + k, gtk = gt + k * u;
+            for (int c = 0; c < u; c++)
+            {
+                var s = Vector<T>.Zero;
+                Vector<T>* wc = w + c * wo;
+                for (int d = 0; d < wo; d++) s += gk[d * dO] * wc[d];
+                gtk[c] = s;
+            }
+        }
+        if (gw != null) AccumulateWeightGradient(path, g, t, gw);
+    }
+
+    /// <summary>gW[c, d] += Σ_k t[k, c] g[k, d] (per lane; four d at a time).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void AccumulateWeightGradient<T>(Path path, Vector<T>* g, Vector<T>* t, Vector<T>* gw) where T : unmanaged, INumber<T>
+    {
+        int u = path.U, wo = path.W, dO = path.DO;
+        for (int c = 0; c < u; c++)
+        {
+            Vector<T>* gwc = gw + c * wo;
+            int d = 0;
+            for (; d + 4 <= wo; d += 4)
+            {
+                Vector<T> a0 = gwc[d], a1 = gwc[d + 1], a2 = gwc[d + 2], a3 = gwc[d + 3];
+                Vector<T>* gd = g + d * dO;
+                for (int k = 0; k < dO; k++)
+                {
+                    var tv = t[k * u + c];
+                    a0 += tv * gd[k]; a1 += tv * gd[dO + k]; a2 += tv * gd[2 * dO + k]; a3 += tv * gd[3 * dO + k];
+                }
+                gwc[d] = a0; gwc[d + 1] = a1; gwc[d + 2] = a2; gwc[d + 3] = a3;
+            }
+            for (; d < wo; d++)
+            {
+                var a = gwc[d];
+                for (int k = 0; k < dO; k++) a += t[k * u + c] * g[d * dO + k];
+                gwc[d] = a;
+            }
+        }
     }
 
     private readonly Dictionary<Type, object> _coefficients = new();
