@@ -11,6 +11,25 @@ namespace EquiSharp.Steerable;
 /// </summary>
 internal static class LaneBlocks
 {
+    /// <summary>Blocks of <c>Vector&lt;T&gt;.Count</c> rows that cover <paramref name="rows"/> rows (the last one may be partial).</summary>
+    public static long BlockCount<T>(long rows) => (rows + Vector<T>.Count - 1) / Vector<T>.Count;
+
+    /// <summary>How many contiguous chunks of blocks to run in parallel: at most <paramref name="threads"/>, at least <paramref name="minBlocksPerChunk"/> blocks each, at least one.</summary>
+    public static int Chunks(long blocks, int threads, int minBlocksPerChunk) =>
+        (int)Math.Clamp(blocks / minBlocksPerChunk, 1, Math.Max(1, threads));
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(chunk, first block, end block) over <paramref name="chunks"/> contiguous
+    /// ranges of the blocks, in parallel when there is more than one; fixed boundaries, so results repeat
+    /// for a given chunk count.
+    /// </summary>
+    public static void ForEachChunk(long blocks, int chunks, Action<int, long, long> body)
+    {
+        if (chunks == 1) { body(0, 0, blocks); return; }
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks },
+            c => body(c, blocks * c / chunks, blocks * (c + 1) / chunks));
+    }
+
     /// <summary>Rows [row0, row0 + rows) of a [n, dim] tensor into lanes: dst[e][r] = src[row0 + r, e] (missing lanes zero).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void Load<T>(T* src, long row0, int rows, int dim, Vector<T>[] dst) where T : unmanaged

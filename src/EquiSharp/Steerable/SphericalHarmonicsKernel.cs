@@ -56,22 +56,16 @@ internal sealed class SphericalHarmonicsKernel
 
     private int Full => (_lmax + 1) * (_lmax + 1);
 
-    private static int Chunks(long blocks, int threads) => (int)Math.Clamp(blocks / 256, 1, Math.Max(1, threads));
-
-    private static void Run(long blocks, int threads, Action<long, long> body)
-    {
-        int chunks = Chunks(blocks, threads);
-        if (chunks == 1) { body(0, blocks); return; }
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c => body(blocks * c / chunks, blocks * (c + 1) / chunks));
-    }
+    /// <summary>Blocks per chunk below which the vectors are not split between threads.</summary>
+    private const int MinBlocksPerChunk = 256;
 
     /// <summary>y [n, Dim] = Y(x) for x [n, 3].</summary>
     public unsafe void Forward<T>(T* x, T* y, long n, int threads) where T : unmanaged, INumber<T>, IRootFunctions<T>
     {
         int lanes = Vector<T>.Count;
-        long blocks = (n + lanes - 1) / lanes;
+        long blocks = LaneBlocks.BlockCount<T>(n);
         var (px, py) = ((nint)x, (nint)y);
-        Run(blocks, threads, (b0, b1) =>
+        LaneBlocks.ForEachChunk(blocks, LaneBlocks.Chunks(blocks, threads, MinBlocksPerChunk), (_, b0, b1) =>
         {
             var input = new Vector<T>[3];
             var full = new Vector<T>[Full];
@@ -160,9 +154,9 @@ internal sealed class SphericalHarmonicsKernel
     public unsafe void Backward<T>(T* x, T* g, T* gx, long n, int threads) where T : unmanaged, INumber<T>, IRootFunctions<T>
     {
         int lanes = Vector<T>.Count;
-        long blocks = (n + lanes - 1) / lanes;
+        long blocks = LaneBlocks.BlockCount<T>(n);
         var (px, pg, pgx) = ((nint)x, (nint)g, (nint)gx);
-        Run(blocks, threads, (b0, b1) =>
+        LaneBlocks.ForEachChunk(blocks, LaneBlocks.Chunks(blocks, threads, MinBlocksPerChunk), (_, b0, b1) =>
         {
             var input = new Vector<T>[3];
             var grad = new Vector<T>[Dim];

@@ -36,7 +36,7 @@ internal sealed class TensorProductKernel
         _paths = paths;
         Dim1 = dim1; Dim2 = dim2; DimOut = dimOut; WeightNumel = weightNumel;
         _maxPairs = paths.Length == 0 ? 1 : Math.Max(1, paths.Max(p => p.PairI.Length));
-        _maxT = paths.Length == 0 ? 1 : Math.Max(1, paths.Max(p => p.DO * Math.Max(p.U, p.W)));
+        _maxT = paths.Length == 0 ? 1 : Math.Max(1, paths.Max(p => p.DO * p.U)); // t and gt are [2l_out + 1, u]
     }
 
     /// <summary>Row size of input 1.</summary>
@@ -111,16 +111,8 @@ internal sealed class TensorProductKernel
         return new TensorProductKernel(list.ToArray(), in1.Dim, in2.Dim, @out.Dim, weightNumel);
     }
 
-    /// <summary>Chunks of whole blocks for <paramref name="threads"/> threads (one when the work is small).</summary>
-    private static int Chunks(long blocks, int threads) => (int)Math.Clamp(blocks / 64, 1, Math.Max(1, threads));
-
-    private static (long Start, long End) Range(long blocks, int chunks, int c) => (blocks * c / chunks, blocks * (c + 1) / chunks);
-
-    private static void Run(int chunks, Action<int> body)
-    {
-        if (chunks == 1) body(0);
-        else Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, body);
-    }
+    /// <summary>Blocks per chunk below which the rows are not split between threads.</summary>
+    private const int MinBlocksPerChunk = 64;
 
     // ------------------------------------------------------------------ forward
 
@@ -129,14 +121,10 @@ internal sealed class TensorProductKernel
         where T : unmanaged, INumber<T>
     {
         var coefficients = Coefficients<T>();
-        long blocks = (n + Vector<T>.Count - 1) / Vector<T>.Count;
-        int chunks = Chunks(blocks, threads);
+        long blocks = LaneBlocks.BlockCount<T>(n);
         var (px1, px2, pw, pout) = ((nint)x1, (nint)x2, (nint)w, (nint)output);
-        Run(chunks, c =>
-        {
-            var (b0, b1) = Range(blocks, chunks, c);
-            ForwardBlocks((T*)px1, (T*)px2, (T*)pw, perRow, (T*)pout, n, b0, b1, coefficients);
-        });
+        LaneBlocks.ForEachChunk(blocks, LaneBlocks.Chunks(blocks, threads, MinBlocksPerChunk),
+            (_, b0, b1) => ForwardBlocks((T*)px1, (T*)px2, (T*)pw, perRow, (T*)pout, n, b0, b1, coefficients));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -311,14 +299,13 @@ internal sealed class TensorProductKernel
         where T : unmanaged, INumber<T>
     {
         var coefficients = Coefficients<T>();
-        long blocks = (n + Vector<T>.Count - 1) / Vector<T>.Count;
-        int chunks = Chunks(blocks, threads);
+        long blocks = LaneBlocks.BlockCount<T>(n);
+        int chunks = LaneBlocks.Chunks(blocks, threads, MinBlocksPerChunk);
         bool sharedGrad = gw != null && !perRow;
         var partial = sharedGrad ? new Vector<T>[chunks][] : null;
         var (px1, px2, pw, pg, pgx1, pgx2, pgw) = ((nint)x1, (nint)x2, (nint)w, (nint)g, (nint)gx1, (nint)gx2, (nint)gw);
-        Run(chunks, c =>
+        LaneBlocks.ForEachChunk(blocks, chunks, (c, b0, b1) =>
         {
-            var (b0, b1) = Range(blocks, chunks, c);
             Vector<T>[]? local = sharedGrad ? partial![c] = new Vector<T>[WeightNumel] : null;
             BackwardBlocks((T*)px1, (T*)px2, (T*)pw, perRow, (T*)pg, (T*)pgx1, (T*)pgx2, (T*)pgw, local, n, b0, b1, coefficients);
         });
@@ -359,8 +346,8 @@ internal sealed class TensorProductKernel
                 LaneBlocks.Load(x2, row0, rows, Dim2, y);
                 LaneBlocks.Load(g, row0, rows, DimOut, gd);
                 if (wv is not null) LaneBlocks.Load(w, row0, rows, (int)WeightNumel, wv);
-                Array.Clear(gx);
-                Array.Clear(gy);
+                if (gx1 != null) Array.Clear(gx);
+                if (gx2 != null) Array.Clear(gy);
                 if (gwv is not null) Array.Clear(gwv);
                 Vector<T>* gwBase = gwvs != null ? gwvs : gws;
                 for (int p = 0; p < _paths.Length; p++)
@@ -393,22 +380,26 @@ internal sealed class TensorProductKernel
                         }
                     }
                     // gx[i, u] += Σ_k M[i, k] gt[k, u];  gM[i, k] = Σ_u x[i, u] gt[k, u];  gy[j] += Σ c gM
+                    int d1 = path.D1;
                     Vector<T>* xb = xs + path.X1Offset, gxb = gxs + path.X1Offset;
                     for (int q = 0; q < path.PairI.Length; q++)
                     {
-                        int i = path.PairI[q], k = path.PairK[q];
-                        int d1 = path.D1;
-                        Vector<T>* gtk = gts + k * u, xi = xb + i, gxi = gxb + i;
-                        var mv = ms[q];
-                        var dot = Vector<T>.Zero;
-                        for (int c = 0; c < u; c++)
+                        Vector<T>* gtk = gts + path.PairK[q] * u;
+                        if (gx1 != null)
                         {
-                            var gv = gtk[c];
-                            gxi[c * d1] += mv * gv;
-                            dot += xi[c * d1] * gv;
+                            Vector<T>* gxi = gxb + path.PairI[q];
+                            var mv = ms[q];
+                            for (int c = 0; c < u; c++) gxi[c * d1] += mv * gtk[c];
                         }
-                        gms[q] = dot;
+                        if (gx2 != null)
+                        {
+                            Vector<T>* xi = xb + path.PairI[q];
+                            var dot = Vector<T>.Zero;
+                            for (int c = 0; c < u; c++) dot += xi[c * d1] * gtk[c];
+                            gms[q] = dot;
+                        }
                     }
+                    if (gx2 == null) continue;
                     var cs = coefficients[p];
                     Vector<T>* gyp = gys + path.In2Offset;
                     for (int q = 0; q < path.PairI.Length; q++)
