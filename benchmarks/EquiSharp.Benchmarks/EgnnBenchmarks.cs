@@ -39,7 +39,7 @@ public class EgnnBenchmarks
             .Select(b => data.CreateBatch(NBodySplit.Train, Enumerable.Range(b * BatchSize, BatchSize).ToArray()))
             .ToArray();
         model = new NBodyEgnn { ValidateEdges = false };
-        optimizer = torch.optim.Adam(model.parameters(), lr: 5e-4, weight_decay: 1e-12);
+        optimizer = new EquiSharp.Training.FusedOptimizers.Adam(model.parameters(), lr: 5e-4, weight_decay: 1e-12);
         Step(batches[0]); // leaves gradients in place for AdamStep
     }
 

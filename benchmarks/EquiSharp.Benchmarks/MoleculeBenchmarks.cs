@@ -58,7 +58,7 @@ public class MoleculeBenchmarks
         batch = source.CreateBatch(Enumerable.Range(0, Molecules).ToArray());
         var (hidden, layers) = MolecularModels.Defaults(Model);
         model = MolecularModels.Create(Model, new MolecularModelOptions(NodeChannels: source.Options.FeatureCount, Hidden: hidden, Layers: layers));
-        optimizer = torch.optim.Adam(model.parameters(), lr: 5e-4);
+        optimizer = new EquiSharp.Training.FusedOptimizers.Adam(model.parameters(), lr: 5e-4);
     }
 
     [GlobalCleanup]

@@ -37,7 +37,7 @@ public abstract class NBodyStepBenchmarks
         var data = NBodyDataset.Generate(43, new NBodySplitSizes(BatchSize, 0, 0));
         batch = data.CreateBatch(NBodySplit.Train, Enumerable.Range(0, BatchSize).ToArray());
         model = CreateModel();
-        optimizer = torch.optim.Adam(model.parameters(), lr: Adam.LearningRate, weight_decay: Adam.WeightDecay);
+        optimizer = new EquiSharp.Training.FusedOptimizers.Adam(model.parameters(), lr: Adam.LearningRate, weight_decay: Adam.WeightDecay);
     }
 
     [GlobalCleanup]

@@ -86,12 +86,14 @@ internal static class NBodyCli
     };
 
     /// <summary>Simulates a dataset and writes <c>folder/nbody.npz</c> atomically.</summary>
-    public static NBodyDataset Generate(string folder, long seed, NBodySplitSizes sizes, int? workers, Action<string> log)
+    public static NBodyDataset Generate(string folder, long seed, NBodySplitSizes sizes, int? workers, Action<string> log,
+        NBodyRandomStream stream = NBodyRandomStream.SplitMix64)
     {
         string file = Path.Combine(folder, DataFileName);
-        log($"simulating {Describe(sizes)} trajectories (seed {seed}) ...");
+        string which = stream == NBodyRandomStream.NumPyReference ? "NumPy reference stream, " : "";
+        log($"simulating {Describe(sizes)} trajectories ({which}seed {seed}) ...");
         var clock = Stopwatch.StartNew();
-        var dataset = NBodyDataset.Generate(checked((int)seed), sizes, maxParallelism: workers);
+        var dataset = NBodyDataset.Generate(checked((int)seed), sizes, maxParallelism: workers, stream: stream);
         Directory.CreateDirectory(folder);
         dataset.Save(file);
         log($"data: {file} written in {clock.Elapsed.TotalSeconds:F1} s");

@@ -18,15 +18,28 @@ internal static class NBodyCommand
         var train = new Option<int>("--train") { Description = "Training trajectories.", DefaultValueFactory = _ => 3000 }.AtLeast(0);
         var valid = new Option<int>("--valid") { Description = "Validation trajectories.", DefaultValueFactory = _ => 2000 }.AtLeast(0);
         var test = new Option<int>("--test") { Description = "Test trajectories.", DefaultValueFactory = _ => 2000 }.AtLeast(0);
+        var stream = new Option<string>("--stream")
+        {
+            Description = "Random stream: 'splitmix' (EquiSharp's, parallel) or 'numpy' (the official EGNN generator's NumPy stream: " +
+                "with --seed 43 and the default sizes, the charges and initial states of the data set EGNN, SEGNN and PONITA reported on; " +
+                "validation and test are drawn after 10,000 training trajectories, as the reference did).",
+            DefaultValueFactory = _ => "splitmix",
+        };
+        stream.AcceptOnlyFromAmong("splitmix", "numpy");
+        seed.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<long>() < 0 && r.Parent?.GetValue(stream) == "numpy") r.AddError("--stream numpy needs a non-negative --seed (NumPy's rule).");
+        });
         var workers = new Option<int>("--workers") { Description = "Simulation threads.", DefaultValueFactory = _ => Environment.ProcessorCount }.AtLeast(1);
         var generate = new Command("generate", "Simulate train/validation/test trajectories of 5 charged particles (the EGNN/SEGNN/PONITA benchmark protocol) and save them as one .npz; prints the no-motion and constant-velocity baselines.")
         {
-            output, seed, train, valid, test, workers,
+            output, seed, train, valid, test, stream, workers,
         };
         generate.SetAction(parse => CliSupport.Guard(() =>
         {
             var sizes = new NBodySplitSizes(parse.GetValue(train), parse.GetValue(valid), parse.GetValue(test));
-            var dataset = NBodyCli.Generate(parse.GetValue(output)!, parse.GetValue(seed), sizes, parse.GetValue(workers), Console.WriteLine);
+            var dataset = NBodyCli.Generate(parse.GetValue(output)!, parse.GetValue(seed), sizes, parse.GetValue(workers), Console.WriteLine,
+                parse.GetValue(stream) == "numpy" ? NBodyRandomStream.NumPyReference : NBodyRandomStream.SplitMix64);
             Console.WriteLine($"{"split",-6} {"systems",8} {"no motion MSE",14} {"const. vel. MSE",16}");
             foreach (var split in Enum.GetValues<NBodySplit>())
             {

@@ -90,9 +90,9 @@ public sealed class Trainer : IDisposable
             throw new ArgumentException($"The model {model.GetType().Name} has no parameters to train.", nameof(model));
         optimizer = options.Optimizer switch
         {
-            OptimizerKind.Adam => new Adam(parameters, lr: options.LearningRate, beta1: options.Beta1, beta2: options.Beta2,
+            OptimizerKind.Adam => new FusedOptimizers.Adam(parameters, lr: options.LearningRate, beta1: options.Beta1, beta2: options.Beta2,
                 eps: options.Epsilon, weight_decay: options.WeightDecay),
-            OptimizerKind.AdamW => new AdamW(parameters, lr: options.LearningRate, beta1: options.Beta1, beta2: options.Beta2,
+            OptimizerKind.AdamW => new FusedOptimizers.AdamW(parameters, lr: options.LearningRate, beta1: options.Beta1, beta2: options.Beta2,
                 eps: options.Epsilon, weight_decay: options.WeightDecay),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Optimizer, "Unknown optimiser."),
         };
@@ -166,7 +166,7 @@ public sealed class Trainer : IDisposable
     /// <summary>The moving average of the weights (null unless <see cref="TrainerOptions.EmaDecay"/> is set).</summary>
     public ExponentialMovingAverage? Average => ema;
 
-    /// <summary>The optimiser (TorchSharp Adam or AdamW).</summary>
+    /// <summary>The optimiser (<see cref="FusedOptimizers.Adam"/> or <see cref="FusedOptimizers.AdamW"/>: TorchSharp's Adam/AdamW with a one-pass update on CPU).</summary>
     public torch.optim.Optimizer Optimizer => optimizer;
 
     /// <summary>Caller metadata stored with checkpoints.</summary>

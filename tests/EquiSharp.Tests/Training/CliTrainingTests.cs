@@ -127,6 +127,24 @@ public class CliTrainingTests : IDisposable
     }
 
     [Fact]
+    public void GenerateWithTheNumPyReferenceStream()
+    {
+        string data = Path.Combine(TempFolder(), "ref");
+        var generated = Cli("nbody", "generate", "--out", data, "--stream", "numpy", "--train", "3", "--valid", "2", "--test", "2");
+        Assert.True(generated.Code == 0, generated.Error);
+        Assert.Contains("NumPy reference stream, seed 43", generated.Out);
+        var dataset = NBodyDataset.Load(Path.Combine(data, NBodyCli.DataFileName));
+        Assert.Equal(NBodyRandomStream.NumPyReference, dataset.RandomStream);
+        Assert.Equal(NBodyNumPyReference.Simulate(43, new NBodySplitSizes(3, 2, 2))[2].Positions, dataset.Test.Positions);
+        var bad = Cli("nbody", "generate", "--out", data, "--stream", "mt");
+        Assert.NotEqual(0, bad.Code);
+        Assert.Contains("'mt' not recognized", bad.Error + bad.Out);
+        var negative = Cli("nbody", "generate", "--out", data, "--stream", "numpy", "--seed", "-1");
+        Assert.NotEqual(0, negative.Code);
+        Assert.Contains("non-negative", negative.Error + negative.Out);
+    }
+
+    [Fact]
     public void ArrayBatchesTrainExactlyLikeGraphLists()
     {
         var dataset = NBodyDataset.Generate(9, new NBodySplitSizes(20, 10, 10));

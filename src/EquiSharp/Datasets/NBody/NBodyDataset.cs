@@ -52,7 +52,14 @@ public sealed class NBodyDataset
     public const long SplitStreamOffset = 1L << 40;
 
     /// <summary>Creates a dataset from trajectories (all splits must share frames and particle count).</summary>
-    public NBodyDataset(NBodyTrajectories train, NBodyTrajectories valid, NBodyTrajectories test, NBodySimulationOptions options, long seed)
+    /// <param name="train">Training trajectories.</param>
+    /// <param name="valid">Validation trajectories.</param>
+    /// <param name="test">Test trajectories.</param>
+    /// <param name="options">Simulation settings.</param>
+    /// <param name="seed">The seed they were simulated from.</param>
+    /// <param name="stream">The random stream they were simulated from.</param>
+    public NBodyDataset(NBodyTrajectories train, NBodyTrajectories valid, NBodyTrajectories test, NBodySimulationOptions options, long seed,
+        NBodyRandomStream stream = NBodyRandomStream.SplitMix64)
     {
         Train = train ?? throw new ArgumentNullException(nameof(train));
         Valid = valid ?? throw new ArgumentNullException(nameof(valid));
@@ -62,6 +69,7 @@ public sealed class NBodyDataset
             if (t.Frames != options.Frames || t.Particles != options.Particles)
                 throw new ArgumentException($"NBodyDataset: split '{name}' has {t.Frames} frames of {t.Particles} particles; the options give {options.Frames} frames of {options.Particles}.");
         Seed = seed;
+        RandomStream = Enum.IsDefined(stream) ? stream : throw new ArgumentOutOfRangeException(nameof(stream), stream, "Unknown random stream.");
     }
 
     /// <summary>Training trajectories.</summary>
@@ -78,6 +86,9 @@ public sealed class NBodyDataset
 
     /// <summary>The seed the dataset was generated from.</summary>
     public long Seed { get; }
+
+    /// <summary>The random stream the dataset was generated from.</summary>
+    public NBodyRandomStream RandomStream { get; }
 
     /// <summary>The trajectories of a split.</summary>
     public NBodyTrajectories this[NBodySplit split] => split switch
@@ -96,10 +107,19 @@ public sealed class NBodyDataset
     /// <param name="sizes">Trajectories per split (default 3000/2000/2000).</param>
     /// <param name="options">Simulation settings (benchmark defaults when null).</param>
     /// <param name="maxParallelism">Worker threads for the simulation.</param>
-    public static NBodyDataset Generate(int seed, NBodySplitSizes? sizes = null, NBodySimulationOptions? options = null, int? maxParallelism = null)
+    /// <param name="stream">Random stream: EquiSharp's own (default), or the EGNN reference generator's NumPy
+    /// stream (<see cref="NBodyNumPyReference"/>; seed 43 with the default sizes gives the reference's data set).</param>
+    public static NBodyDataset Generate(int seed, NBodySplitSizes? sizes = null, NBodySimulationOptions? options = null, int? maxParallelism = null,
+        NBodyRandomStream stream = NBodyRandomStream.SplitMix64)
     {
         sizes ??= new NBodySplitSizes();
         options ??= new NBodySimulationOptions();
+        if (stream == NBodyRandomStream.NumPyReference)
+        {
+            if (seed < 0) throw new ArgumentOutOfRangeException(nameof(seed), seed, "NumPy seeds are non-negative.");
+            var reference = NBodyNumPyReference.Simulate((uint)seed, sizes, options: options, maxParallelism: maxParallelism);
+            return new NBodyDataset(reference[0], reference[1], reference[2], options, seed, stream);
+        }
         var parts = new NBodyTrajectories[3];
         foreach (var split in Enum.GetValues<NBodySplit>())
         {
@@ -116,6 +136,7 @@ public sealed class NBodyDataset
         {
             new("format_version", NpyArray.Scalar(FormatVersion)),
             new("seed", NpyArray.Scalar(Seed)),
+            new("random_stream", NpyArray.Scalar((long)RandomStream)),
             new("particles", NpyArray.Scalar((long)Options.Particles)),
             new("steps", NpyArray.Scalar((long)Options.Steps)),
             new("record_every", NpyArray.Scalar((long)Options.RecordEvery)),
@@ -180,7 +201,15 @@ public sealed class NBodyDataset
             CheckFinite(path, $"{name}_velocities", vel.As<double>());
             parts[(int)split] = new NBodyTrajectories(checked((int)s), options.Frames, options.Particles, pos.As<double>(), vel.As<double>(), qs);
         }
-        return new NBodyDataset(parts[0], parts[1], parts[2], options, ScalarLong(npz, "seed"));
+        var stream = NBodyRandomStream.SplitMix64;
+        if (npz.ContainsKey("random_stream"))
+        {
+            long code = ScalarLong(npz, "random_stream");
+            if (!Enum.IsDefined((NBodyRandomStream)code))
+                throw new NpyFormatException($"{path}: key 'random_stream' is {code}; known streams are 0 (SplitMix64) and 1 (NumPy reference).");
+            stream = (NBodyRandomStream)code;
+        }
+        return new NBodyDataset(parts[0], parts[1], parts[2], options, ScalarLong(npz, "seed"), stream);
     }
 
     /// <summary>

@@ -206,7 +206,15 @@ public static class NBodySimulator
     /// and <paramref name="v"/> are overwritten with the final state.
     /// </summary>
     public static void Integrate(NBodySimulationOptions o, Span<double> x, Span<double> v, ReadOnlySpan<double> q,
-        Span<double> forceScratch, Span<double> outX, Span<double> outV)
+        Span<double> forceScratch, Span<double> outX, Span<double> outV) =>
+        Integrate(o, x, v, q, forceScratch, outX, outV, (xs, qs, f) => Forces(xs, qs, f, o.InteractionStrength, o.ForceClip));
+
+    /// <summary>Forces on all particles (flat [P·3]) from positions and charges.</summary>
+    internal delegate void ForceFunction(ReadOnlySpan<double> x, ReadOnlySpan<double> q, Span<double> force);
+
+    /// <summary>The integrator with a given force function (the reference arithmetic of <see cref="NBodyNumPyReference"/> uses its own).</summary>
+    internal static void Integrate(NBodySimulationOptions o, Span<double> x, Span<double> v, ReadOnlySpan<double> q,
+        Span<double> forceScratch, Span<double> outX, Span<double> outV, ForceFunction forces)
     {
         int n = 3 * o.Particles;
         if (x.Length != n || v.Length != n || q.Length != o.Particles || forceScratch.Length != n)
@@ -214,7 +222,7 @@ public static class NBodySimulator
         if (outX.Length != o.Frames * n || outV.Length != o.Frames * n)
             throw new ArgumentException($"Integrate: frame buffers need Frames·P·3 = {o.Frames * n} values.");
         double dt = o.Dt;
-        Forces(x, q, forceScratch, o.InteractionStrength, o.ForceClip);
+        forces(x, q, forceScratch);
         for (int k = 0; k < n; k++) v[k] += dt * forceScratch[k];
         int frame = 0;
         for (int s = 1; s < o.Steps; s++)
@@ -226,7 +234,7 @@ public static class NBodySimulator
                 v.CopyTo(outV.Slice(frame * n, n));
                 frame++;
             }
-            Forces(x, q, forceScratch, o.InteractionStrength, o.ForceClip);
+            forces(x, q, forceScratch);
             for (int k = 0; k < n; k++) v[k] += dt * forceScratch[k];
         }
     }
