@@ -188,23 +188,42 @@ public sealed class EgnnLayer : nn.Module
     public EgnnLayerOptions Options { get; }
 
     /// <summary>
-    /// <c>linear.forward(cat[h_i, h_j, rest_ij])</c> for every edge [E, H], computed with the
-    /// node-level factorisation (see the remarks of <see cref="EgnnLayer"/>).
+    /// SiLU(<c>linear.forward(cat[h_i, h_j, rest_ij])</c>) for every edge [E, H], computed with the
+    /// node-level factorisation (see the remarks of <see cref="EgnnLayer"/>): h W_i and h W_j per node,
+    /// rest W_r + b per edge. On CPU float32/float64 the gather of the per-node halves, their sum with
+    /// the per-edge part and the activation run as one fused kernel (<see cref="PairSiluFunction"/>),
+    /// forward and backward; elsewhere, or with <see cref="UseFusedKernels"/> off, the composite.
     /// </summary>
     /// <param name="linear">Linear(2F + R, H) with bias.</param>
     /// <param name="h">Node features [N, F].</param>
     /// <param name="rest">Edge inputs [E, R] appended after [h_i, h_j].</param>
     /// <param name="edges">The edges.</param>
-    internal static Tensor PairLinear(Linear linear, Tensor h, Tensor rest, EgnnEdges edges)
+    internal static Tensor PairLinearSilu(Linear linear, Tensor h, Tensor rest, EgnnEdges edges)
     {
         var w = linear.weight!;
         long hidden = w.shape[0], f = h.shape[1];
-        // [H, 2F] → [2H, F] with rows (W_i; W_j), so that h W^T is [N, 2H] = [h W_i^T, h W_j^T].
         var wPair = w.narrow(1, 0, 2 * f).reshape(hidden, 2, f).transpose(0, 1).reshape(2 * hidden, f);
+        // [H, 2F] → [2H, F] with rows (W_i; W_j), so that h W^T is [N, 2H] = [h W_i^T, h W_j^T].
         var perNode = h.matmul(wPair.t()).view(-1, hidden);                  // [2N, H]
-        var gathered = perNode.index_select(0, edges.SplitPairs).view(-1, 2, hidden).sum(1);
-        return gathered.add_(nn.functional.linear(rest, w.narrow(1, 2 * f, w.shape[1] - 2 * f), linear.bias));
+        var perEdge = nn.functional.linear(rest, w.narrow(1, 2 * f, w.shape[1] - 2 * f), linear.bias);
+        return PairSilu(perNode, perEdge, edges.SplitPairs);
     }
+
+    /// <summary>
+    /// SiLU(P[pairs[2e]] + P[pairs[2e+1]] + R[e]) for every edge e: the first edge layer of EGNN from its
+    /// per-node halves P [2N, H] and per-edge part R [E, H]. Fused kernel on CPU float32/float64 when
+    /// <see cref="UseFusedKernels"/> is on (an index outside P throws), libtorch operations otherwise.
+    /// </summary>
+    public static Tensor PairSilu(Tensor perNode, Tensor perEdge, Tensor pairs) =>
+        UseFusedKernels && PairSiluFunction.Supports(perNode, perEdge, pairs)
+            ? PairSiluFunction.Apply(perNode, perEdge, pairs)
+            : PairSiluFunction.Composite(perNode, perEdge, pairs);
+
+    /// <summary>
+    /// Whether EGNN-style layers use the fused CPU kernel for their first edge layer (default true;
+    /// turn off to compare with the composite of libtorch operations). Process-wide.
+    /// </summary>
+    public static bool UseFusedKernels { get; set; } = true;
 
     /// <summary>
     /// Runs the layer. <paramref name="h"/> [N, F_in], <paramref name="x"/> [N, d],
@@ -233,7 +252,7 @@ public sealed class EgnnLayer : nn.Module
         var diff = edges.Differences(x);                          // x_i − x_j  [E, d]
         var radial = diff.square().sum(1, keepdim: true);         // |x_i − x_j|²  [E, 1]
         var rest = Options.EdgeChannels > 0 ? torch.cat(new[] { radial, edges.Attributes! }, 1) : radial;
-        var m = nn.functional.silu(edge2.forward(nn.functional.silu(PairLinear(edge1, h, rest, edges))));
+        var m = nn.functional.silu(edge2.forward(PairLinearSilu(edge1, h, rest, edges)));
         if (att is not null) m = m * torch.sigmoid(att.forward(m));
 
         var xOut = x;

@@ -1,0 +1,119 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using EquiSharp.Steerable;
+
+namespace EquiSharp.MessagePassing;
+
+/// <summary>
+/// The first edge layer of EGNN in one pass over the edges: out[e] = SiLU(P[a_e] + P[b_e] + R[e]),
+/// where P holds the per-node halves of the layer (h W_i and h W_j, [2N, H]) and R the per-edge rest
+/// (distance and attribute columns, with the bias; [E, H]). The composite needs a gather of 2E rows,
+/// a sum, an add and the activation, each a full pass over [E, H] memory, and as many again backward.
+/// </summary>
+internal static class PairSiluKernel
+{
+    /// <summary>Edges per parallel chunk at least (smaller graphs run on one thread).</summary>
+    private const long MinEdgesPerChunk = 1024;
+
+    /// <summary>Number of chunks for <paramref name="edges"/> edges on <paramref name="threads"/> threads.</summary>
+    public static int Chunks(long edges, int threads) => (int)Math.Clamp(edges / MinEdgesPerChunk, 1, Math.Max(1, threads));
+
+    /// <summary>out[e] = SiLU(P[pairs[2e]] + P[pairs[2e+1]] + R[e]) for e in [0, edges).</summary>
+    public static unsafe void Forward<T>(T* p, T* r, long* pairs, T* output, long edges, int hidden, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var (np, nr, no, ni) = ((nint)p, (nint)r, (nint)output, (nint)pairs);
+        LaneBlocks.ForEachChunk(edges, Chunks(edges, threads), (_, e0, e1) =>
+        {
+            T* pp = (T*)np, rr = (T*)nr, oo = (T*)no;
+            long* ii = (long*)ni;
+            for (long e = e0; e < e1; e++)
+            {
+                T* a = pp + ii[2 * e] * hidden, b = pp + ii[2 * e + 1] * hidden, re = rr + e * hidden, o = oo + e * hidden;
+                int k = 0;
+                for (; k <= hidden - Vector<T>.Count; k += Vector<T>.Count)
+                {
+                    var z = Vector.Load(a + k) + Vector.Load(b + k) + Vector.Load(re + k);
+                    (z * Sigmoid(z)).Store(o + k);
+                }
+                for (; k < hidden; k++)
+                {
+                    T z = a[k] + b[k] + re[k];
+                    o[k] = z / (T.One + T.Exp(-z));
+                }
+            }
+        });
+    }
+
+    /// <summary>
+    /// Backward: dz = g ⊙ SiLU'(z) with z recomputed; gradR = dz; gradP[pairs[2e]] += dz[e] and
+    /// gradP[pairs[2e+1]] += dz[e]. <paramref name="gradP"/> must be zeroed by the caller.
+    /// </summary>
+    public static unsafe void Backward<T>(T* p, T* r, long* pairs, T* grad, T* gradR, T* gradP, long nodesTimesTwo, long edges, int hidden, int threads)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int chunks = Chunks(edges, threads);
+        // Chunk 0 accumulates into gradP, the others into their own buffers, summed afterwards (deterministic for a given thread count).
+        var partial = new T[chunks - 1][];
+        for (int c = 1; c < chunks; c++) partial[c - 1] = new T[nodesTimesTwo * hidden];
+        var (np, nr, ng, ngr, ngp, ni) = ((nint)p, (nint)r, (nint)grad, (nint)gradR, (nint)gradP, (nint)pairs);
+        LaneBlocks.ForEachChunk(edges, chunks, (c, e0, e1) =>
+        {
+            T* pp = (T*)np, rr = (T*)nr, gg = (T*)ng, gr = (T*)ngr, gp = (T*)ngp;
+            long* ii = (long*)ni;
+            fixed (T* own = c == 0 ? null : partial[c - 1])
+            {
+                T* acc = c == 0 ? gp : own;
+                for (long e = e0; e < e1; e++)
+                {
+                    long ia = ii[2 * e] * hidden, ib = ii[2 * e + 1] * hidden;
+                    T* a = pp + ia, b = pp + ib, re = rr + e * hidden, ge = gg + e * hidden, dz = gr + e * hidden;
+                    T* accA = acc + ia, accB = acc + ib;
+                    int k = 0;
+                    for (; k <= hidden - Vector<T>.Count; k += Vector<T>.Count)
+                    {
+                        var z = Vector.Load(a + k) + Vector.Load(b + k) + Vector.Load(re + k);
+                        var s = Sigmoid(z);
+                        var d = Vector.Load(ge + k) * (s + z * s * (Vector<T>.One - s));
+                        d.Store(dz + k);
+                        (Vector.Load(accA + k) + d).Store(accA + k);
+                        (Vector.Load(accB + k) + d).Store(accB + k);
+                    }
+                    for (; k < hidden; k++)
+                    {
+                        T z = a[k] + b[k] + re[k];
+                        T s = T.One / (T.One + T.Exp(-z));
+                        T d = ge[k] * (s + z * s * (T.One - s));
+                        dz[k] = d;
+                        accA[k] += d;
+                        accB[k] += d;
+                    }
+                }
+            }
+        });
+        long total = nodesTimesTwo * hidden;
+        for (int c = 0; c < partial.Length; c++)
+            fixed (T* src = partial[c])
+                for (long k = 0; k < total; k++) gradP[k] += src[k];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<T> Sigmoid<T>(Vector<T> z) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Vector<T>.One / (Vector<T>.One + Exp(-z));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<T> Exp<T>(Vector<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float))
+        {
+            var y = Vector.Exp(Unsafe.As<Vector<T>, Vector<float>>(ref x));
+            return Unsafe.As<Vector<float>, Vector<T>>(ref y);
+        }
+        if (typeof(T) == typeof(double))
+        {
+            var y = Vector.Exp(Unsafe.As<Vector<T>, Vector<double>>(ref x));
+            return Unsafe.As<Vector<double>, Vector<T>>(ref y);
+        }
+        throw new NotSupportedException(typeof(T).Name);
+    }
+}

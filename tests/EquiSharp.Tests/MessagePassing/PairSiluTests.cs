@@ -1,0 +1,115 @@
+using EquiSharp.MessagePassing;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace EquiSharp.Tests.MessagePassing;
+
+public class PairSiluTests
+{
+    private static (Tensor P, Tensor R, Tensor Pairs) Inputs(ScalarType dtype, long nodes, long edges, long hidden, int seed)
+    {
+        torch.manual_seed(seed);
+        var p = (3 * torch.randn(2 * nodes, hidden, dtype: dtype)).requires_grad_(true);
+        var r = (3 * torch.randn(edges, hidden, dtype: dtype)).requires_grad_(true);
+        var target = torch.randint(nodes, edges, dtype: ScalarType.Int64);
+        var source = torch.randint(nodes, edges, dtype: ScalarType.Int64);
+        var pairs = torch.stack(new[] { 2 * target, 2 * source + 1 }, 1).reshape(-1);
+        return (p, r, pairs);
+    }
+
+    private static Tensor Composite(Tensor p, Tensor r, Tensor pairs)
+    {
+        try
+        {
+            EgnnLayer.UseFusedKernels = false;
+            return EgnnLayer.PairSilu(p, r, pairs);
+        }
+        finally { EgnnLayer.UseFusedKernels = true; }
+    }
+
+    private static void AssertClose(Tensor expected, Tensor actual, double tolerance, string what) =>
+        Assert.True(torch.allclose(expected, actual, rtol: tolerance, atol: tolerance),
+            $"{what}: max |diff| {(expected - actual).abs().max().to_type(ScalarType.Float64).item<double>()}");
+
+    [Theory]
+    [InlineData(ScalarType.Float64, 1, 37, 3000, 1e-12)]   // hidden not a multiple of the vector width: tail loop
+    [InlineData(ScalarType.Float64, 2, 64, 5000, 1e-12)]
+    [InlineData(ScalarType.Float32, 1, 128, 3000, 2e-5)]
+    [InlineData(ScalarType.Float32, 2, 64, 5000, 2e-5)]
+    public void ForwardAndBackwardMatchTheComposite(ScalarType dtype, int threads, long hidden, long edges, double tolerance)
+    {
+        int before = torch.get_num_threads();
+        torch.set_num_threads(threads);
+        try
+        {
+            var (p, r, pairs) = Inputs(dtype, 300, edges, hidden, 4);
+            var g = torch.randn(edges, hidden, dtype: dtype);
+            var expected = Composite(p, r, pairs);
+            var (ep, er) = Grads(expected, g, p, r);
+            var actual = EgnnLayer.PairSilu(p, r, pairs);
+            var (ap, ar) = Grads(actual, g, p, r);
+            AssertClose(expected, actual, tolerance, "output");
+            AssertClose(ep, ap, tolerance * 10, "grad P");
+            AssertClose(er, ar, tolerance, "grad R");
+        }
+        finally { torch.set_num_threads(before); }
+    }
+
+    private static (Tensor, Tensor) Grads(Tensor y, Tensor g, Tensor p, Tensor r)
+    {
+        var grads = torch.autograd.grad(new[] { y }, new[] { p, r }, new[] { g });
+        return (grads[0], grads[1]);
+    }
+
+    [Fact]
+    public void SecondDerivativesUseTheDifferentiableComposite()
+    {
+        var (p, r, pairs) = Inputs(ScalarType.Float64, 20, 150, 9, 5);
+        // d/dR of (dy/dR · v) needs the backward of the backward (create_graph), as force training does.
+        var v = torch.randn(150, 9, dtype: ScalarType.Float64);
+        Tensor HessianVector(Func<Tensor, Tensor, Tensor, Tensor> f)
+        {
+            var y = f(p, r, pairs).sum();
+            var gr = torch.autograd.grad(new[] { y }, new[] { r }, create_graph: true)[0];
+            return torch.autograd.grad(new[] { (gr * v).sum() }, new[] { r })[0];
+        }
+        AssertClose(HessianVector(Composite), HessianVector(EgnnLayer.PairSilu), 1e-12, "Hessian-vector product");
+    }
+
+    [Fact]
+    public void OutOfRangePairsAreRejected()
+    {
+        var (p, r, pairs) = Inputs(ScalarType.Float32, 10, 40, 8, 6);
+        var bad = pairs.clone();
+        bad[7] = torch.tensor(20L);
+        var e = Assert.Throws<ArgumentException>(() => EgnnLayer.PairSilu(p, r, bad));
+        Assert.Contains("position 7", e.Message);
+    }
+
+    [Fact]
+    public void EgnnModelsGiveTheSameLossAndGradientsWithAndWithoutTheKernel()
+    {
+        torch.manual_seed(2);
+        var data = EquiSharp.Datasets.NBody.NBodyDataset.Generate(3, new EquiSharp.Datasets.NBody.NBodySplitSizes(12, 0, 0),
+            new EquiSharp.Datasets.NBody.NBodySimulationOptions(Steps: 4101));
+        var batch = data.CreateBatch(EquiSharp.Datasets.NBody.NBodySplit.Train, Enumerable.Range(0, 12).ToArray(), dtype: ScalarType.Float64);
+        using var model = new EquiSharp.Models.NBodyEgnn();
+        model.to(ScalarType.Float64);
+        Tensor[] Run()
+        {
+            model.zero_grad();
+            nn.functional.mse_loss(model.forward(batch), batch.NodeTarget!).backward();
+            return model.parameters().Select(q => q.grad is { } gq ? gq.clone() : torch.zeros_like(q)).ToArray();
+        }
+        try
+        {
+            EgnnLayer.UseFusedKernels = false;
+            var composite = Run();
+            EgnnLayer.UseFusedKernels = true;
+            var fused = Run();
+            for (int i = 0; i < fused.Length; i++) AssertClose(composite[i], fused[i], 1e-10, $"gradient {i}");
+        }
+        finally { EgnnLayer.UseFusedKernels = true; }
+    }
+}
