@@ -220,7 +220,17 @@ public sealed class EgnnLayer : nn.Module
             : PairSiluFunction.Composite(perNode, perEdge, pairs);
 
     /// <summary>
-    /// Whether EGNN-style layers use the fused CPU kernel for their first edge layer (default true;
+    /// The attention-gated message m · σ(m Wᵀ + b) with m = SiLU(y), for y [E, H] and an attention
+    /// layer Linear(H, 1) (W [1, H], b [1]). Fused kernel on CPU float32/float64 when
+    /// <see cref="UseFusedKernels"/> is on, libtorch operations otherwise.
+    /// </summary>
+    public static Tensor SiluGate(Tensor y, Tensor weight, Tensor? bias) =>
+        UseFusedKernels && SiluGateFunction.Supports(y, weight, bias)
+            ? SiluGateFunction.Apply(y, weight, bias!)
+            : SiluGateFunction.Composite(y, weight, bias);
+
+    /// <summary>
+    /// Whether EGNN-style layers use the fused CPU kernels (<see cref="PairSilu"/>, <see cref="SiluGate"/>; default true;
     /// turn off to compare with the composite of libtorch operations). Process-wide.
     /// </summary>
     public static bool UseFusedKernels { get; set; } = true;
@@ -252,8 +262,8 @@ public sealed class EgnnLayer : nn.Module
         var diff = edges.Differences(x);                          // x_i − x_j  [E, d]
         var radial = diff.square().sum(1, keepdim: true);         // |x_i − x_j|²  [E, 1]
         var rest = Options.EdgeChannels > 0 ? torch.cat(new[] { radial, edges.Attributes! }, 1) : radial;
-        var m = nn.functional.silu(edge2.forward(PairLinearSilu(edge1, h, rest, edges)));
-        if (att is not null) m = m * torch.sigmoid(att.forward(m));
+        var y = edge2.forward(PairLinearSilu(edge1, h, rest, edges));
+        var m = att is null ? nn.functional.silu(y) : SiluGate(y, att.weight!, att.bias);
 
         var xOut = x;
         if (Options.UpdateCoordinates)

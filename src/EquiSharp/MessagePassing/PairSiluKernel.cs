@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Runtime.CompilerServices;
 using EquiSharp.Steerable;
 
 namespace EquiSharp.MessagePassing;
@@ -13,17 +12,15 @@ namespace EquiSharp.MessagePassing;
 internal static class PairSiluKernel
 {
     /// <summary>Edges per parallel chunk at least (smaller graphs run on one thread).</summary>
-    private const long MinEdgesPerChunk = 1024;
+    private const int MinEdgesPerChunk = 1024;
 
-    /// <summary>Number of chunks for <paramref name="edges"/> edges on <paramref name="threads"/> threads.</summary>
-    public static int Chunks(long edges, int threads) => (int)Math.Clamp(edges / MinEdgesPerChunk, 1, Math.Max(1, threads));
 
     /// <summary>out[e] = SiLU(P[pairs[2e]] + P[pairs[2e+1]] + R[e]) for e in [0, edges).</summary>
     public static unsafe void Forward<T>(T* p, T* r, long* pairs, T* output, long edges, int hidden, int threads)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var (np, nr, no, ni) = ((nint)p, (nint)r, (nint)output, (nint)pairs);
-        LaneBlocks.ForEachChunk(edges, Chunks(edges, threads), (_, e0, e1) =>
+        LaneBlocks.ForEachChunk(edges, LaneBlocks.Chunks(edges, threads, MinEdgesPerChunk), (_, e0, e1) =>
         {
             T* pp = (T*)np, rr = (T*)nr, oo = (T*)no;
             long* ii = (long*)ni;
@@ -34,7 +31,7 @@ internal static class PairSiluKernel
                 for (; k <= hidden - Vector<T>.Count; k += Vector<T>.Count)
                 {
                     var z = Vector.Load(a + k) + Vector.Load(b + k) + Vector.Load(re + k);
-                    (z * Sigmoid(z)).Store(o + k);
+                    (z * VectorMath.Sigmoid(z)).Store(o + k);
                 }
                 for (; k < hidden; k++)
                 {
@@ -52,7 +49,7 @@ internal static class PairSiluKernel
     public static unsafe void Backward<T>(T* p, T* r, long* pairs, T* grad, T* gradR, T* gradP, long nodesTimesTwo, long edges, int hidden, int threads)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int chunks = Chunks(edges, threads);
+        int chunks = LaneBlocks.Chunks(edges, threads, MinEdgesPerChunk);
         // Chunk 0 accumulates into gradP, the others into their own buffers, summed afterwards (deterministic for a given thread count).
         var partial = new T[chunks - 1][];
         for (int c = 1; c < chunks; c++) partial[c - 1] = new T[nodesTimesTwo * hidden];
@@ -73,7 +70,7 @@ internal static class PairSiluKernel
                     for (; k <= hidden - Vector<T>.Count; k += Vector<T>.Count)
                     {
                         var z = Vector.Load(a + k) + Vector.Load(b + k) + Vector.Load(re + k);
-                        var s = Sigmoid(z);
+                        var s = VectorMath.Sigmoid(z);
                         var d = Vector.Load(ge + k) * (s + z * s * (Vector<T>.One - s));
                         d.Store(dz + k);
                         (Vector.Load(accA + k) + d).Store(accA + k);
@@ -95,25 +92,5 @@ internal static class PairSiluKernel
         for (int c = 0; c < partial.Length; c++)
             fixed (T* src = partial[c])
                 for (long k = 0; k < total; k++) gradP[k] += src[k];
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<T> Sigmoid<T>(Vector<T> z) where T : unmanaged, IFloatingPointIeee754<T> =>
-        Vector<T>.One / (Vector<T>.One + Exp(-z));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<T> Exp<T>(Vector<T> x) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (typeof(T) == typeof(float))
-        {
-            var y = Vector.Exp(Unsafe.As<Vector<T>, Vector<float>>(ref x));
-            return Unsafe.As<Vector<float>, Vector<T>>(ref y);
-        }
-        if (typeof(T) == typeof(double))
-        {
-            var y = Vector.Exp(Unsafe.As<Vector<T>, Vector<double>>(ref x));
-            return Unsafe.As<Vector<double>, Vector<T>>(ref y);
-        }
-        throw new NotSupportedException(typeof(T).Name);
     }
 }

@@ -2,6 +2,7 @@ using EquiSharp.MessagePassing;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
+using static EquiSharp.Tests.MessagePassing.FusedKernelAssertions;
 
 namespace EquiSharp.Tests.MessagePassing;
 
@@ -18,19 +19,7 @@ public class PairSiluTests
         return (p, r, pairs);
     }
 
-    private static Tensor Composite(Tensor p, Tensor r, Tensor pairs)
-    {
-        try
-        {
-            EgnnLayer.UseFusedKernels = false;
-            return EgnnLayer.PairSilu(p, r, pairs);
-        }
-        finally { EgnnLayer.UseFusedKernels = true; }
-    }
-
-    private static void AssertClose(Tensor expected, Tensor actual, double tolerance, string what) =>
-        Assert.True(torch.allclose(expected, actual, rtol: tolerance, atol: tolerance),
-            $"{what}: max |diff| {(expected - actual).abs().max().to_type(ScalarType.Float64).item<double>()}");
+    private static Tensor Composite(Tensor p, Tensor r, Tensor pairs) => WithoutFusedKernels(() => EgnnLayer.PairSilu(p, r, pairs));
 
     [Theory]
     [InlineData(ScalarType.Float64, 1, 37, 3000, 1e-12)]   // hidden not a multiple of the vector width: tail loop
@@ -39,9 +28,7 @@ public class PairSiluTests
     [InlineData(ScalarType.Float32, 2, 64, 5000, 2e-5)]
     public void ForwardAndBackwardMatchTheComposite(ScalarType dtype, int threads, long hidden, long edges, double tolerance)
     {
-        int before = torch.get_num_threads();
-        torch.set_num_threads(threads);
-        try
+        WithThreads(threads, () =>
         {
             var (p, r, pairs) = Inputs(dtype, 300, edges, hidden, 4);
             var g = torch.randn(edges, hidden, dtype: dtype);
@@ -52,8 +39,7 @@ public class PairSiluTests
             AssertClose(expected, actual, tolerance, "output");
             AssertClose(ep, ap, tolerance * 10, "grad P");
             AssertClose(er, ar, tolerance, "grad R");
-        }
-        finally { torch.set_num_threads(before); }
+        });
     }
 
     private static (Tensor, Tensor) Grads(Tensor y, Tensor g, Tensor p, Tensor r)
@@ -71,7 +57,7 @@ public class PairSiluTests
         Tensor HessianVector(Func<Tensor, Tensor, Tensor, Tensor> f)
         {
             var y = f(p, r, pairs).sum();
-            var gr = torch.autograd.grad(new[] { y }, new[] { r }, create_graph: true)[0];
+            var gr = torch.autograd.grad(new[] { y }, new[] { r }, retain_graph: true, create_graph: true)[0];
             return torch.autograd.grad(new[] { (gr * v).sum() }, new[] { r })[0];
         }
         AssertClose(HessianVector(Composite), HessianVector(EgnnLayer.PairSilu), 1e-12, "Hessian-vector product");
@@ -96,20 +82,6 @@ public class PairSiluTests
         var batch = data.CreateBatch(EquiSharp.Datasets.NBody.NBodySplit.Train, Enumerable.Range(0, 12).ToArray(), dtype: ScalarType.Float64);
         using var model = new EquiSharp.Models.NBodyEgnn();
         model.to(ScalarType.Float64);
-        Tensor[] Run()
-        {
-            model.zero_grad();
-            nn.functional.mse_loss(model.forward(batch), batch.NodeTarget!).backward();
-            return model.parameters().Select(q => q.grad is { } gq ? gq.clone() : torch.zeros_like(q)).ToArray();
-        }
-        try
-        {
-            EgnnLayer.UseFusedKernels = false;
-            var composite = Run();
-            EgnnLayer.UseFusedKernels = true;
-            var fused = Run();
-            for (int i = 0; i < fused.Length; i++) AssertClose(composite[i], fused[i], 1e-10, $"gradient {i}");
-        }
-        finally { EgnnLayer.UseFusedKernels = true; }
+        AssertSameGradients(model, () => nn.functional.mse_loss(model.forward(batch), batch.NodeTarget!).backward(), 1e-10);
     }
 }
