@@ -202,8 +202,8 @@ public sealed class EgnnLayer : nn.Module
     {
         var w = linear.weight!;
         long hidden = w.shape[0], f = h.shape[1];
-        var wPair = w.narrow(1, 0, 2 * f).reshape(hidden, 2, f).transpose(0, 1).reshape(2 * hidden, f);
         // [H, 2F] → [2H, F] with rows (W_i; W_j), so that h W^T is [N, 2H] = [h W_i^T, h W_j^T].
+        var wPair = w.narrow(1, 0, 2 * f).reshape(hidden, 2, f).transpose(0, 1).reshape(2 * hidden, f);
         var perNode = h.matmul(wPair.t()).view(-1, hidden);                  // [2N, H]
         var perEdge = nn.functional.linear(rest, w.narrow(1, 2 * f, w.shape[1] - 2 * f), linear.bias);
         return PairSilu(perNode, perEdge, edges.SplitPairs);

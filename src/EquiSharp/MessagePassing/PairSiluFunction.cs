@@ -1,3 +1,4 @@
+using EquiSharp.Steerable;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -19,7 +20,7 @@ internal sealed class PairSiluFunction : autograd.SingleTensorFunction<PairSiluF
         perNode.device_type == DeviceType.CPU && rest.device_type == DeviceType.CPU && pairs.device_type == DeviceType.CPU
         && perNode.dtype is ScalarType.Float32 or ScalarType.Float64 && rest.dtype == perNode.dtype && pairs.dtype == ScalarType.Int64
         && perNode.dim() == 2 && rest.dim() == 2 && pairs.dim() == 1 && rest.shape[1] == perNode.shape[1] && pairs.shape[0] == 2 * rest.shape[0]
-        && rest.numel() * rest.element_size() < int.MaxValue && perNode.numel() * perNode.element_size() < int.MaxValue;
+        && LaneBlocks.Addressable(rest) && LaneBlocks.Addressable(perNode);
 
     /// <summary>The differentiable composite, also the reference in tests.</summary>
     public static Tensor Composite(Tensor perNode, Tensor rest, Tensor pairs) =>

@@ -14,7 +14,6 @@ internal static class PairSiluKernel
     /// <summary>Edges per parallel chunk at least (smaller graphs run on one thread).</summary>
     private const int MinEdgesPerChunk = 1024;
 
-
     /// <summary>out[e] = SiLU(P[pairs[2e]] + P[pairs[2e+1]] + R[e]) for e in [0, edges).</summary>
     public static unsafe void Forward<T>(T* p, T* r, long* pairs, T* output, long edges, int hidden, int threads)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -36,7 +35,7 @@ internal static class PairSiluKernel
                 for (; k < hidden; k++)
                 {
                     T z = a[k] + b[k] + re[k];
-                    o[k] = z / (T.One + T.Exp(-z));
+                    o[k] = z * VectorMath.Sigmoid(z);
                 }
             }
         });
@@ -71,7 +70,7 @@ internal static class PairSiluKernel
                     {
                         var z = Vector.Load(a + k) + Vector.Load(b + k) + Vector.Load(re + k);
                         var s = VectorMath.Sigmoid(z);
-                        var d = Vector.Load(ge + k) * (s + z * s * (Vector<T>.One - s));
+                        var d = Vector.Load(ge + k) * VectorMath.SiluDerivative(z, s);
                         d.Store(dz + k);
                         (Vector.Load(accA + k) + d).Store(accA + k);
                         (Vector.Load(accB + k) + d).Store(accB + k);
@@ -79,8 +78,7 @@ internal static class PairSiluKernel
                     for (; k < hidden; k++)
                     {
                         T z = a[k] + b[k] + re[k];
-                        T s = T.One / (T.One + T.Exp(-z));
-                        T d = ge[k] * (s + z * s * (T.One - s));
+                        T d = ge[k] * VectorMath.SiluDerivative(z, VectorMath.Sigmoid(z));
                         dz[k] = d;
                         accA[k] += d;
                         accB[k] += d;

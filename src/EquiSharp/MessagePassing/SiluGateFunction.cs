@@ -1,3 +1,4 @@
+using EquiSharp.Steerable;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -18,7 +19,7 @@ internal sealed class SiluGateFunction : autograd.SingleTensorFunction<SiluGateF
         bias is not null && y.device_type == DeviceType.CPU && weight.device_type == DeviceType.CPU && bias.device_type == DeviceType.CPU
         && y.dtype is ScalarType.Float32 or ScalarType.Float64 && weight.dtype == y.dtype && bias.dtype == y.dtype
         && y.dim() == 2 && weight.dim() == 2 && weight.shape[0] == 1 && weight.shape[1] == y.shape[1] && bias.numel() == 1
-        && y.numel() * y.element_size() < int.MaxValue;
+        && LaneBlocks.Addressable(y);
 
     /// <summary>The differentiable composite, also the reference in tests.</summary>
     public static Tensor Composite(Tensor y, Tensor weight, Tensor? bias)

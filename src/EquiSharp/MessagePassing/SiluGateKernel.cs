@@ -38,11 +38,11 @@ internal static class SiluGateKernel
                 dot = Vector.Sum(acc);
                 for (; k < hidden; k++)
                 {
-                    T m = yr[k] / (T.One + T.Exp(-yr[k]));
+                    T m = yr[k] * VectorMath.Sigmoid(yr[k]);
                     orow[k] = m;
                     dot += m * aa[k];
                 }
-                T s = T.One / (T.One + T.Exp(-(dot + c)));
+                T s = VectorMath.Sigmoid(dot + c);
                 var vs = new Vector<T>(s);
                 k = 0;
                 for (; k <= hidden - Vector<T>.Count; k += Vector<T>.Count) (Vector.Load(orow + k) * vs).Store(orow + k);
@@ -72,25 +72,29 @@ internal static class SiluGateKernel
                 for (long r = r0; r < r1; r++)
                 {
                     T* yr = yy + r * hidden, gr = gg + r * hidden, dyr = gy + r * hidden;
-                    // Pass 1: m·a and g·m.
+                    // Pass 1: m·a and g·m; σ(y) is parked in the dy row for pass 2.
                     var accA = Vector<T>.Zero;
                     var accG = Vector<T>.Zero;
                     int k = 0;
                     for (; k <= hidden - Vector<T>.Count; k += Vector<T>.Count)
                     {
                         var v = Vector.Load(yr + k);
-                        var m = v * VectorMath.Sigmoid(v);
+                        var sig = VectorMath.Sigmoid(v);
+                        sig.Store(dyr + k);
+                        var m = v * sig;
                         accA += m * Vector.Load(aa + k);
                         accG += m * Vector.Load(gr + k);
                     }
                     T dot = Vector.Sum(accA), gm = Vector.Sum(accG);
                     for (; k < hidden; k++)
                     {
-                        T m = yr[k] / (T.One + T.Exp(-yr[k]));
+                        T sig = VectorMath.Sigmoid(yr[k]);
+                        dyr[k] = sig;
+                        T m = yr[k] * sig;
                         dot += m * aa[k];
                         gm += m * gr[k];
                     }
-                    T s = T.One / (T.One + T.Exp(-(dot + c)));
+                    T s = VectorMath.Sigmoid(dot + c);
                     T q = gm * s * (T.One - s);
                     sumC += q;
                     // Pass 2: dy and da.
@@ -100,18 +104,18 @@ internal static class SiluGateKernel
                     for (; k <= hidden - Vector<T>.Count; k += Vector<T>.Count)
                     {
                         var v = Vector.Load(yr + k);
-                        var sig = VectorMath.Sigmoid(v);
+                        var sig = Vector.Load(dyr + k);
                         var m = v * sig;
                         var dm = Vector.Load(gr + k) * vs + vq * Vector.Load(aa + k);
-                        (dm * (sig + v * sig * (Vector<T>.One - sig))).Store(dyr + k);
+                        (dm * VectorMath.SiluDerivative(v, sig)).Store(dyr + k);
                         (Vector.Load(da + k) + vq * m).Store(da + k);
                     }
                     for (; k < hidden; k++)
                     {
-                        T sig = T.One / (T.One + T.Exp(-yr[k]));
+                        T sig = dyr[k];
                         T m = yr[k] * sig;
                         T dm = gr[k] * s + q * aa[k];
-                        dyr[k] = dm * (sig + yr[k] * sig * (T.One - sig));
+                        dyr[k] = dm * VectorMath.SiluDerivative(yr[k], sig);
                         da[k] += q * m;
                     }
                 }

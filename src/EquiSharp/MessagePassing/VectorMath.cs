@@ -27,4 +27,17 @@ internal static class VectorMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<T> Sigmoid<T>(Vector<T> z) where T : unmanaged, IFloatingPointIeee754<T> =>
         Vector<T>.One / (Vector<T>.One + Exp(-z));
+
+    /// <summary>The logistic function of one value (the kernels' tails).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Sigmoid<T>(T z) where T : IFloatingPointIeee754<T> => T.One / (T.One + T.Exp(-z));
+
+    /// <summary>SiLU'(z) = σ(z) (1 + z (1 − σ(z))) from z and its sigmoid s, lane by lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> SiluDerivative<T>(Vector<T> z, Vector<T> s) where T : unmanaged, IFloatingPointIeee754<T> =>
+        s + z * s * (Vector<T>.One - s);
+
+    /// <summary>SiLU'(z) from z and its sigmoid s, for one value.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T SiluDerivative<T>(T z, T s) where T : IFloatingPointIeee754<T> => s + z * s * (T.One - s);
 }

@@ -71,8 +71,8 @@ public sealed class NBodyGnn : nn.Module<GraphBatch, Tensor>
 
         public override Tensor forward(Tensor h, EgnnEdges edges)
         {
-            var m = nn.functional.silu(edge2.forward(EgnnLayer.PairLinearSilu(edge1, h, edges.Attributes!, edges)));
-            if (att is not null) m = m * torch.sigmoid(att.forward(m));
+            var y = edge2.forward(EgnnLayer.PairLinearSilu(edge1, h, edges.Attributes!, edges));
+            var m = att is null ? nn.functional.silu(y) : EgnnLayer.SiluGate(y, att.weight!, att.bias);
             var agg = torch.zeros(edges.NumNodes, hidden, dtype: m.dtype, device: m.device).index_add_(0, edges.Target, m, EgnnLayer.One);
             return h + node2.forward(nn.functional.silu(node1.forward(torch.cat(new[] { h, agg }, 1))));
         }

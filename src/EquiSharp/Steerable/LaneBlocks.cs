@@ -11,6 +11,9 @@ namespace EquiSharp.Steerable;
 /// </summary>
 internal static class LaneBlocks
 {
+    /// <summary>The kernels address tensors through a span of bytes, whose length is an int.</summary>
+    public static bool Addressable(TorchSharp.torch.Tensor t) => t.numel() * t.element_size() < int.MaxValue;
+
     /// <summary>Blocks of <c>Vector&lt;T&gt;.Count</c> rows that cover <paramref name="rows"/> rows (the last one may be partial).</summary>
     public static long BlockCount<T>(long rows) => (rows + Vector<T>.Count - 1) / Vector<T>.Count;
 

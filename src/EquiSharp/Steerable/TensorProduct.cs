@@ -202,16 +202,13 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
     /// </summary>
     private const int KernelSharedGradientLimit = 256;
 
-    /// <summary>The kernels address tensors through a span of bytes, whose length is an int.</summary>
-    internal static bool KernelAddressable(Tensor t) => t.numel() * t.element_size() < int.MaxValue;
-
     /// <summary>True when the hand-written CPU kernel runs this call (see <see cref="UseKernel"/>).</summary>
     private bool UsesKernel(Tensor a1, Tensor a2, Tensor? w, bool perRow)
     {
         if (!UseKernel || _kernel is null || a1.device_type != DeviceType.CPU || a1.dtype is not (ScalarType.Float32 or ScalarType.Float64)
             || a2.dtype != a1.dtype || a2.device_type != DeviceType.CPU
             || (w is not null && (w.dtype != a1.dtype || w.device_type != DeviceType.CPU))
-            || !KernelAddressable(a1) || !KernelAddressable(a2) || (w is not null && !KernelAddressable(w))
+            || !LaneBlocks.Addressable(a1) || !LaneBlocks.Addressable(a2) || (w is not null && !LaneBlocks.Addressable(w))
             || a1.shape[0] * (long)IrrepsOut.Dim * a1.element_size() >= int.MaxValue)
             return false;
         bool trainsSharedWeights = w is not null && !perRow && w.requires_grad && torch.is_grad_enabled();

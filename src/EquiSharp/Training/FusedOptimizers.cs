@@ -82,11 +82,8 @@ internal static class FusedAdamStep
             var o = options(group);
             if (!o.Fusable) return false;
             foreach (var p in group.Parameters)
-            {
-                if (state(p) is not { } st
-                    || !TryAdd(work, p, st.ExpAvg, st.ExpAvgSq, st.Advance, st.Steps + 1, o.Lr, o.Beta1, o.Beta2, o.Eps, o.WeightDecay, decoupled))
+                if (state(p) is not { } st || !TryAdd(work, p, st, o, decoupled))
                     return false;
-            }
         }
         Run(work);
         return true;
@@ -99,25 +96,24 @@ internal static class FusedAdamStep
     /// Queues one parameter (skipped when it has no gradient); false when it needs the libtorch path.
     /// Nothing is changed until <see cref="Run"/>, so a false answer leaves the optimiser untouched.
     /// </summary>
-    public static bool TryAdd(List<Item> work, Parameter p, Tensor expAvg, Tensor expAvgSq, Action advance, long nextStep,
-        double lr, double beta1, double beta2, double eps, double weightDecay, bool decoupled)
+    private static bool TryAdd(List<Item> work, Parameter p, ParameterState st, GroupOptions o, bool decoupled)
     {
         var grad = p.grad;
         if (grad is null) return true;
-        var dtype = p.dtype;
+        var (dtype, m, v) = (p.dtype, st.ExpAvg, st.ExpAvgSq);
         if (p.device_type != DeviceType.CPU || dtype is not (ScalarType.Float32 or ScalarType.Float64)
-            || grad.dtype != dtype || grad.device_type != DeviceType.CPU || expAvg.dtype != dtype || expAvgSq.dtype != dtype
-            || !p.is_contiguous() || !grad.is_contiguous() || !expAvg.is_contiguous() || !expAvgSq.is_contiguous()
-            || grad.is_sparse || grad.numel() != p.numel() || expAvg.numel() != p.numel() || expAvgSq.numel() != p.numel())
+            || grad.dtype != dtype || grad.device_type != DeviceType.CPU || m.dtype != dtype || v.dtype != dtype
+            || !p.is_contiguous() || !grad.is_contiguous() || !m.is_contiguous() || !v.is_contiguous()
+            || grad.is_sparse || grad.numel() != p.numel() || m.numel() != p.numel() || v.numel() != p.numel())
             return false;
-        long step = nextStep;
-        double bc1 = 1 - Math.Pow(beta1, step), bc2 = 1 - Math.Pow(beta2, step);
-        work.Add(new Item(p, grad, expAvg, expAvgSq, advance, lr / bc1, beta1, beta2, eps, Math.Sqrt(bc2),
-            decoupled ? 0 : weightDecay, decoupled ? 1 - lr * weightDecay : 1));
+        long step = st.Steps + 1;
+        double bc1 = 1 - Math.Pow(o.Beta1, step), bc2 = 1 - Math.Pow(o.Beta2, step);
+        work.Add(new Item(p, grad, m, v, st.Advance, o.Lr / bc1, o.Beta1, o.Beta2, o.Eps, Math.Sqrt(bc2),
+            decoupled ? 0 : o.WeightDecay, decoupled ? 1 - o.Lr * o.WeightDecay : 1));
         return true;
     }
 
-    public static unsafe void Run(List<Item> work)
+    private static unsafe void Run(List<Item> work)
     {
         foreach (var w in work)
         {

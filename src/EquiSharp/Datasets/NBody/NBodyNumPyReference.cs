@@ -50,6 +50,7 @@ public static class NBodyNumPyReference
         double[] chargeProbabilities = { 1 - options.PositiveChargeProbability, 0, options.PositiveChargeProbability };
         double[] chargeValues = { -1, 0, 1 };
         var gaussians = new double[n];
+        var discarded = new double[2 * n]; // x and v of trajectories that are drawn but not kept
         var result = new NBodyTrajectories[3];
         foreach (var split in Enum.GetValues<NBodySplit>())
         {
@@ -63,8 +64,8 @@ public static class NBodyNumPyReference
             for (int t = 0; t < drawn; t++)
             {
                 for (int i = 0; i < p; i++) q[i] = chargeValues[rng.Choice(chargeProbabilities)];
-                var x = t < keep ? initial.AsSpan(t * 2 * n, n) : new double[n];
-                var v = t < keep ? initial.AsSpan(t * 2 * n + n, n) : new double[n];
+                var x = t < keep ? initial.AsSpan(t * 2 * n, n) : discarded.AsSpan(0, n);
+                var v = t < keep ? initial.AsSpan(t * 2 * n + n, n) : discarded.AsSpan(n, n);
                 rng.FillGaussian(gaussians);
                 for (int c = 0; c < 3; c++)
                     for (int i = 0; i < p; i++) x[3 * i + c] = gaussians[c * p + i] * options.PositionStd;
