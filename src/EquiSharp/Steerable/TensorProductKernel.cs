@@ -20,13 +20,15 @@ namespace EquiSharp.Steerable;
 internal sealed class TensorProductKernel
 {
     private readonly Path[] _paths;
-    private readonly int _maxPairs, _maxT;
+    private readonly int _maxPairs, _maxT, _maxDense;
 
     /// <summary>One path: offsets, sizes, and the non-zero (i, k) pairs of its 3j symbol, sorted by k.</summary>
     private sealed class Path
     {
         public int X1Offset, OutOffset, In2Offset, U, D1, W, DO, WeightOffset;
         public bool Uvw, Weighted;
+        /// <summary>M is diagonal (input 2 of degree 0): only the pairs (k, k).</summary>
+        public bool Diagonal;
         public int[] PairI = [], PairK = [], PairStart = [], KStart = [], EntryJ = [];
         public double[] EntryC = [];
     }
@@ -37,6 +39,7 @@ internal sealed class TensorProductKernel
         Dim1 = dim1; Dim2 = dim2; DimOut = dimOut; WeightNumel = weightNumel;
         _maxPairs = paths.Length == 0 ? 1 : Math.Max(1, paths.Max(p => p.PairI.Length));
         _maxT = paths.Length == 0 ? 1 : Math.Max(1, paths.Max(p => p.DO * p.U)); // t and gt are [2l_out + 1, u]
+        _maxDense = paths.Length == 0 ? 1 : Math.Max(1, paths.Max(p => p.DO * p.D1)); // M as a dense [2l_out + 1, 2l_1 + 1] block
     }
 
     /// <summary>Row size of input 1.</summary>
@@ -100,6 +103,7 @@ internal sealed class TensorProductKernel
                 EntryJ = pairs.SelectMany(p => p.Entries.Select(e => e.J)).ToArray(),
                 EntryC = pairs.SelectMany(p => p.Entries.Select(e => e.C)).ToArray(),
             };
+            path.Diagonal = d1 == dO && pairs.Count == dO && pairs.All(p => p.I == p.K);
             for (int p = 0; p < pairs.Count; p++) path.PairStart[p + 1] = path.PairStart[p] + pairs[p].Entries.Count;
             for (int k = 0, p = 0; k <= dO; k++)
             {
@@ -137,8 +141,9 @@ internal sealed class TensorProductKernel
         var o = new Vector<T>[DimOut];
         var m = new Vector<T>[_maxPairs];
         var t = new Vector<T>[_maxT];
+        var dense = new Vector<T>[_maxDense];
         var wv = perRow && w != null ? new Vector<T>[WeightNumel] : null;
-        fixed (Vector<T>* xs = x, ys = y, os = o, ms = m, ts = t, wvs = wv)
+        fixed (Vector<T>* xs = x, ys = y, os = o, ms = m, ts = t, ds = dense, wvs = wv)
             for (long b = b0; b < b1; b++)
             {
                 long row0 = b * lanes;
@@ -157,9 +162,9 @@ internal sealed class TensorProductKernel
                         if (wvs != null) ContractUvwPerRow(path, ts, wvs + path.WeightOffset, os + path.OutOffset);
                         else ContractUvwShared(path, ts, w + path.WeightOffset, os + path.OutOffset);
                     }
-                    else if (!path.Weighted) ForwardUvu(path, xs, ms, os, null, null);
-                    else if (wvs != null) ForwardUvu(path, xs, ms, os, wvs + path.WeightOffset, null);
-                    else ForwardUvu(path, xs, ms, os, null, w + path.WeightOffset);
+                    else if (!path.Weighted) ForwardUvu(path, xs, ms, os, null, null, ds);
+                    else if (wvs != null) ForwardUvu(path, xs, ms, os, wvs + path.WeightOffset, null, ds);
+                    else ForwardUvu(path, xs, ms, os, null, w + path.WeightOffset, ds);
                 }
                 LaneBlocks.Store(o, DimOut, output, row0, rows);
             }
@@ -207,37 +212,67 @@ internal sealed class TensorProductKernel
             }
     }
 
-    /// <summary>uvu in one pass: o[c, k] += w[c] Σ_i M[i, k] x[c, i] (per-row weights <paramref name="wRow"/>, shared <paramref name="wShared"/>, or none).</summary>
+    /// <summary>
+    /// uvu in one pass: o[c, k] += w[c] Σ_i M[i, k] x[c, i] (per-row weights <paramref name="wRow"/>,
+    /// shared <paramref name="wShared"/>, or none). M is first spread into a dense [k, i] block, so the
+    /// loop runs channel by channel over contiguous x[c, :] and o[c, :] with the weight loaded once per
+    /// channel; input and output degrees 0 and 1 (the common case) are unrolled.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void ForwardUvu<T>(Path path, Vector<T>* x, Vector<T>* m, Vector<T>* o, Vector<T>* wRow, T* wShared) where T : unmanaged, INumber<T>
+    private static unsafe void ForwardUvu<T>(Path path, Vector<T>* x, Vector<T>* m, Vector<T>* o, Vector<T>* wRow, T* wShared, Vector<T>* dense)
+        where T : unmanaged, INumber<T>
     {
         int u = path.U, d1 = path.D1, dO = path.DO;
         Vector<T>* xb = x + path.X1Offset, ob = o + path.OutOffset;
-        fixed (int* pairI = path.PairI, kStart = path.KStart)
-            for (int k = 0; k < dO; k++)
+        bool perRow = wRow != null, shared = wShared != null;
+        if (path.Diagonal && d1 > 1)
+        {
+            for (int c = 0; c < u; c++)
             {
-                int p0 = kStart[k], p1 = kStart[k + 1];
-                if (p0 == p1) continue;
-                Vector<T>* ok = ob + k;
-                if (p1 - p0 == 1)
-                {
-                    var mv = m[p0];
-                    Vector<T>* xi = xb + pairI[p0];
-                    if (wRow != null) for (int c = 0; c < u; c++) ok[c * dO] += mv * xi[c * d1] * wRow[c];
-                    else if (wShared != null) for (int c = 0; c < u; c++) ok[c * dO] += mv * xi[c * d1] * new Vector<T>(wShared[c]);
-                    else for (int c = 0; c < u; c++) ok[c * dO] += mv * xi[c * d1];
-                    continue;
-                }
-                for (int c = 0; c < u; c++)
-                {
-                    Vector<T>* xc = xb + c * d1;
-                    var acc = Vector<T>.Zero;
-                    for (int p = p0; p < p1; p++) acc += m[p] * xc[pairI[p]];
-                    if (wRow != null) acc *= wRow[c];
-                    else if (wShared != null) acc *= new Vector<T>(wShared[c]);
-                    ok[c * dO] += acc;
-                }
+                Vector<T>* xc = xb + c * d1, oc = ob + c * d1;
+                var wc = perRow ? wRow[c] : shared ? new Vector<T>(wShared[c]) : Vector<T>.One;
+                for (int k = 0; k < d1; k++) oc[k] += m[k] * xc[k] * wc;
             }
+            return;
+        }
+        for (int q = 0; q < d1 * dO; q++) dense[q] = Vector<T>.Zero;
+        fixed (int* pairI = path.PairI, pairK = path.PairK)
+            for (int p = 0; p < path.PairI.Length; p++) dense[pairK[p] * d1 + pairI[p]] = m[p];
+        if (d1 == 1)
+        {
+            for (int c = 0; c < u; c++)
+            {
+                var s = xb[c];
+                if (perRow) s *= wRow[c];
+                else if (shared) s *= new Vector<T>(wShared[c]);
+                Vector<T>* oc = ob + c * dO;
+                for (int k = 0; k < dO; k++) oc[k] += s * dense[k];
+            }
+            return;
+        }
+        if (d1 == 3)
+        {
+            for (int c = 0; c < u; c++)
+            {
+                Vector<T>* xc = xb + 3 * c, oc = ob + c * dO, mk = dense;
+                var (x0, x1, x2) = (xc[0], xc[1], xc[2]);
+                if (perRow) { var wc = wRow[c]; x0 *= wc; x1 *= wc; x2 *= wc; }
+                else if (shared) { var wc = new Vector<T>(wShared[c]); x0 *= wc; x1 *= wc; x2 *= wc; }
+                for (int k = 0; k < dO; k++, mk += 3) oc[k] += mk[0] * x0 + mk[1] * x1 + mk[2] * x2;
+            }
+            return;
+        }
+        for (int c = 0; c < u; c++)
+        {
+            Vector<T>* xc = xb + c * d1, oc = ob + c * dO, mk = dense;
+            var wc = perRow ? wRow[c] : shared ? new Vector<T>(wShared[c]) : Vector<T>.One;
+            for (int k = 0; k < dO; k++, mk += d1)
+            {
+                var acc = mk[0] * xc[0];
+                for (int i = 1; i < d1; i++) acc += mk[i] * xc[i];
+                oc[k] += acc * wc;
+            }
+        }
     }
 
     /// <summary>o[k, d] += Σ_c t[k, c] W[c, d] with shared weights W [u, w] (four d at a time: independent FMA chains).</summary>

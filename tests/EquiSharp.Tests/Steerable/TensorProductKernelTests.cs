@@ -13,7 +13,7 @@ public class TensorProductKernelTests
     // into the same output block, and an unweighted uvu path.
     private static readonly Irreps In1 = "5x0e+13x1o+3x2e+2x1e";
     private static readonly Irreps In2 = "0e+1o+2e";
-    private static readonly Irreps Out = "9x0e+13x1o+5x1e+3x2e+2x2o";
+    private static readonly Irreps Out = "9x0e+13x1o+5x1e+3x2e+2x2o+5x1o"; // every uvu branch: degree-0 input (5x0e -> 5x1o), diagonal, l1 = 1, l1 = 2
 
     private static TensorProductInstruction[] MixedPaths()
     {
