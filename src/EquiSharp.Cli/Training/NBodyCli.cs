@@ -41,7 +41,7 @@ internal static class NBodyCli
         "gnn" => new NBodyReferenceSettings(LearningRate: 1e-3),
         "segnn" => new NBodyReferenceSettings(Epochs: 1000),
         "ponita" => new NBodyReferenceSettings(Hidden: 128, Layers: 5, LearningRate: 1e-3, WeightDecay: 1e-10, Cosine: true,
-            WarmupEpochs: 10, Clip: 0.5, Augment: true),
+            WarmupEpochs: 10, Clip: 0.5, Augment: true, Calibrate: true),
         // No published LieConv run on this task: PONITA's optimiser settings with a smaller network (4 samples per particle).
         "lieconv" => new NBodyReferenceSettings(Hidden: 64, Layers: 4, LearningRate: 1e-3, WeightDecay: 1e-10, Cosine: true,
             WarmupEpochs: 10, Clip: 0.5, Augment: false),
@@ -115,19 +115,36 @@ internal static class NBodyCli
     public static IBatchSource Source(NBodyDataset dataset, NBodySplit split) =>
         new DelegateBatchSource(dataset[split].Count, indices => dataset.CreateBatch(split, indices));
 
-    /// <summary>The training source, each batch rotated by a random rotation (positions, velocities and target) when <paramref name="augment"/>.</summary>
-    public static IBatchSource TrainingSource(NBodyDataset dataset, bool augment) => augment
-        ? new AugmentedBatchSource(Source(dataset, NBodySplit.Train),
-            AugmentedBatchSource.RandomRotation(new EquiSharp.Equivariance.InputFieldTypes { NodeTarget = EquiSharp.Equivariance.FieldType.Position }))
-        : Source(dataset, NBodySplit.Train);
+    /// <summary>
+    /// The training source; with <paramref name="augment"/> positions, velocities and target are rotated by a
+    /// random rotation, one per system when <paramref name="perSystem"/> (PONITA's reference; runs written
+    /// since 2026-11-30) or one per batch (older runs, so that they resume as they started).
+    /// </summary>
+    public static IBatchSource TrainingSource(NBodyDataset dataset, bool augment, bool perSystem = true)
+    {
+        if (!augment) return Source(dataset, NBodySplit.Train);
+        var fields = new EquiSharp.Equivariance.InputFieldTypes { NodeTarget = EquiSharp.Equivariance.FieldType.Position };
+        return new AugmentedBatchSource(Source(dataset, NBodySplit.Train),
+            perSystem ? AugmentedBatchSource.RandomRotationPerGraph(fields) : AugmentedBatchSource.RandomRotation(fields));
+    }
+
+    /// <summary>The metadata value of <see cref="AugmentRotationsKey"/> for one rotation per system.</summary>
+    public const string PerSystemRotations = "per-system";
+
+    /// <summary>Metadata key saying how augmentation rotations are drawn (absent in runs that rotated whole batches).</summary>
+    public const string AugmentRotationsKey = "augment_rotations";
+
+    /// <summary>Whether a run draws one augmentation rotation per system (false for runs written before that existed).</summary>
+    public static bool RotatesPerSystem(IReadOnlyDictionary<string, string> metadata) =>
+        metadata.TryGetValue(AugmentRotationsKey, out var r) && r == PerSystemRotations;
 
     /// <summary>Whether a run's metadata asks for rotation augmentation (false for runs written before the option existed).</summary>
     public static bool Augmented(IReadOnlyDictionary<string, string> metadata) =>
         metadata.TryGetValue("augment", out var a) && bool.Parse(a);
 
     /// <summary>Model options from CLI values.</summary>
-    public static NBodyModelOptions ModelOptions(int hidden, int layers, int orientations = 16, int basisDimension = 256) =>
-        new(Hidden: hidden, Layers: layers, Orientations: orientations, BasisDimension: basisDimension);
+    public static NBodyModelOptions ModelOptions(int hidden, int layers, int orientations = 16, int basisDimension = 256, bool calibrate = false) =>
+        new(Hidden: hidden, Layers: layers, Orientations: orientations, BasisDimension: basisDimension, Calibrate: calibrate);
 
     /// <summary>The metadata that lets evaluate/predict/resume rebuild the model and find the data.</summary>
     public static Dictionary<string, string> Metadata(string model, NBodyModelOptions options, string dataFolder, long dataSeed, NBodySplitSizes sizes) => new()
@@ -141,6 +158,7 @@ internal static class NBodyCli
         ["attention"] = options.Attention.ToString(),
         ["orientations"] = options.Orientations.ToString(CultureInfo.InvariantCulture),
         ["basis_dim"] = options.BasisDimension.ToString(CultureInfo.InvariantCulture),
+        ["calibrate"] = options.Calibrate.ToString(),
         ["data"] = Path.GetFullPath(dataFolder),
         ["data_seed"] = dataSeed.ToString(CultureInfo.InvariantCulture),
         ["sizes"] = $"{sizes.Train},{sizes.Valid},{sizes.Test}",
@@ -162,7 +180,8 @@ internal static class NBodyCli
             NormalizeDifference: bool.Parse(Get("normalize_difference")),
             Attention: bool.Parse(Get("attention")),
             Orientations: metadata.TryGetValue("orientations", out var o) ? int.Parse(o, CultureInfo.InvariantCulture) : 16,
-            BasisDimension: metadata.TryGetValue("basis_dim", out var b) ? int.Parse(b, CultureInfo.InvariantCulture) : 256);
+            BasisDimension: metadata.TryGetValue("basis_dim", out var b) ? int.Parse(b, CultureInfo.InvariantCulture) : 256,
+            Calibrate: metadata.TryGetValue("calibrate", out var c) && bool.Parse(c));
         string name = Get("model");
         return (name, NBodyModels.Create(name, options));
     }
@@ -213,7 +232,7 @@ internal static class NBodyCli
 
 /// <summary>Per-model reference training settings (defaults: the EGNN paper's).</summary>
 internal sealed record NBodyReferenceSettings(int Hidden = 64, int Layers = 4, double LearningRate = 5e-4, double WeightDecay = 1e-12,
-    bool Cosine = false, int WarmupEpochs = 0, double? Clip = null, bool Augment = false, int Epochs = 10000);
+    bool Cosine = false, int WarmupEpochs = 0, double? Clip = null, bool Augment = false, int Epochs = 10000, bool Calibrate = false);
 
 /// <summary>An error in the user's input, printed without a stack trace (exit code 1).</summary>
 internal sealed class CliException(string message) : Exception(message);

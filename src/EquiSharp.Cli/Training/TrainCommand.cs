@@ -28,7 +28,8 @@ internal static class TrainCommand
         var layers = new Option<int>("--layers") { Description = "Message passing layers (default: the model's reference: 4; ponita 5).", DefaultValueFactory = _ => 4 }.AtLeast(1);
         var orientations = new Option<int>("--orientations") { Description = "ponita: points of the orientation grid on the sphere (repulsion-optimised).", DefaultValueFactory = _ => 16 }.AtLeast(1);
         var basisDim = new Option<int>("--basis-dim") { Description = "ponita: width of the basis networks (reference 256; the dominant cost is proportional to it).", DefaultValueFactory = _ => 256 }.AtLeast(1);
-        var augment = new Option<bool>("--augment") { Description = "Rotate every training batch by a random rotation (default: the model's reference; on for ponita)." };
+        var augment = new Option<bool>("--augment") { Description = "Rotate every training system by its own random rotation (default: the model's reference; on for ponita)." };
+        var calibrate = new Option<bool>("--calibrate") { Description = "ponita: rescale the kernels at the first training batch as the reference code does (default: on; --calibrate false turns it off)." };
         var data = new Option<string?>("--data") { Description = $"Data folder holding {NBodyCli.DataFileName}; simulated there (with --data-seed and the split sizes) if absent. Default: runs/data/nbody-s<data-seed>-<train>-<valid>-<test>." };
         var dataSeed = new Option<long>("--data-seed") { Description = "Seed of the simulation when data is generated (43 as in the reference code).", DefaultValueFactory = _ => 43 };
         dataSeed.Validators.Add(r =>
@@ -64,7 +65,7 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train a model (default: EGNN on the charged-particle N-body benchmark with the reference hyper-parameters) and report the test MSE at the best validation epoch. Ctrl+C stops after the current epoch with a resumable checkpoint.")
         {
-            task, model, hidden, layers, orientations, basisDim, augment, data, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr, weightDecay,
+            task, model, hidden, layers, orientations, basisDim, augment, calibrate, data, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr, weightDecay,
             optimizer, schedule, warmup, scheduleUnit, minLr, clip, ema, validateEvery, patience, seed, threads, workers, output, resume,
         };
         var molecules = new MoleculeCli.Options();
@@ -83,7 +84,7 @@ internal static class TrainCommand
             TorchRuntime.SetThreads(parse.GetValue(threads));
             if (parse.GetValue(resume))
             {
-                var ignored = new Option[] { model, hidden, layers, orientations, basisDim, augment, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr,
+                var ignored = new Option[] { model, hidden, layers, orientations, basisDim, augment, calibrate, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr,
                     weightDecay, optimizer, schedule, warmup, scheduleUnit, minLr, clip, ema, validateEvery, patience, seed }.Where(parse.WasGiven).ToArray();
                 if (ignored.Length > 0)
                     Console.Error.WriteLine($"note: --resume takes the run's settings from its checkpoint; ignoring {string.Join(", ", ignored.Select(o => o.Name))}.");
@@ -138,7 +139,8 @@ internal static class TrainCommand
             string dataDir = parse.GetValue(data) ?? NBodyCli.DefaultDataFolder(simSeed, sizes);
             bool[] checkSizes = [parse.WasGiven(trainSize), parse.WasGiven(validSize), parse.WasGiven(testSize)];
             var modelOptions = NBodyCli.ModelOptions(parse.WasGiven(hidden) ? parse.GetValue(hidden) : reference.Hidden,
-                parse.WasGiven(layers) ? parse.GetValue(layers) : reference.Layers, parse.GetValue(orientations), parse.GetValue(basisDim));
+                parse.WasGiven(layers) ? parse.GetValue(layers) : reference.Layers, parse.GetValue(orientations), parse.GetValue(basisDim),
+                parse.WasGiven(calibrate) ? parse.GetValue(calibrate) : reference.Calibrate);
             bool augmentBatches = parse.WasGiven(augment) ? parse.GetValue(augment) : reference.Augment;
             return Start(options, modelName, modelOptions, augmentBatches, dataDir, simSeed, sizes,
                 parse.WasGiven(dataSeed), checkSizes, parse.GetValue(workers));
@@ -159,6 +161,7 @@ internal static class TrainCommand
         var metadata = NBodyCli.Metadata(modelName, modelOptions, dataDir, dataset.Seed,
             new NBodySplitSizes(dataset.Train.Count, dataset.Valid.Count, dataset.Test.Count));
         metadata["augment"] = augment.ToString();
+        metadata[NBodyCli.AugmentRotationsKey] = NBodyCli.PerSystemRotations;
         using var trainer = new Trainer(model, RegressionTask.NodeMse(), options, metadata);
         return Run(trainer, dataset, modelName);
     }
@@ -186,7 +189,7 @@ internal static class TrainCommand
 
         var clock = Stopwatch.StartNew();
         string title = $"N-body {modelName}: {options.Optimizer} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, batch {options.BatchSize}, seed {options.Seed}";
-        var result = Fit(trainer, NBodyCli.TrainingSource(dataset, NBodyCli.Augmented(trainer.Metadata)), NBodyCli.Source(dataset, NBodySplit.Valid),
+        var result = Fit(trainer, NBodyCli.TrainingSource(dataset, NBodyCli.Augmented(trainer.Metadata), NBodyCli.RotatesPerSystem(trainer.Metadata)), NBodyCli.Source(dataset, NBodySplit.Valid),
             NBodyCli.Source(dataset, NBodySplit.Test), title);
 
         Console.WriteLine();

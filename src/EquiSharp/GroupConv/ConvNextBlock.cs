@@ -34,6 +34,9 @@ public sealed class ConvNextBlock : nn.Module<Tensor, Tensor, Tensor, Tensor, Te
         RegisterComponents();
     }
 
+    /// <summary>The block's convolution.</summary>
+    internal FiberBundleConv Conv => conv;
+
     /// <inheritdoc cref="FiberBundleConv.forward(Tensor, Tensor, Tensor, Tensor)"/>
     public override Tensor forward(Tensor features, Tensor spatialKernel, Tensor orientationKernel, Tensor edgeIndex) =>
         forward(features, spatialKernel, orientationKernel, edgeIndex, null);

@@ -35,6 +35,12 @@ public sealed class FiberBundleConv : nn.Module<Tensor, Tensor, Tensor, Tensor, 
     /// <summary>Channels C.</summary>
     public int Channels { get; }
 
+    /// <summary>When set, each forward records <see cref="LastStatistics"/> (used by <see cref="Ponita"/>'s kernel calibration).</summary>
+    internal bool RecordStatistics { get; set; }
+
+    /// <summary>Standard deviations of the input, of the spatial convolution's output and of the orientation convolution's output (before the bias) in the last recorded forward.</summary>
+    internal (double Input, double Spatial, double Orientation)? LastStatistics { get; private set; }
+
     /// <summary>Applies the convolution.</summary>
     /// <param name="features">Node features on the grid f [N, O, C].</param>
     /// <param name="spatialKernel">Spatial kernel k_s [E, O, C] (at the receiver's orientation).</param>
@@ -53,6 +59,9 @@ public sealed class FiberBundleConv : nn.Module<Tensor, Tensor, Tensor, Tensor, 
         if (selfKernel is not null) aggregated = aggregated + features * selfKernel;
         // [C, N, O'] @ [C, O', O] -> [C, N, O]
         var mixed = aggregated.permute(2, 0, 1).matmul(orientationKernel.permute(2, 1, 0)).permute(1, 2, 0).contiguous(); // node-major again for the pointwise MLP
-        return mixed / o + bias;
+        var result = mixed / o;
+        if (RecordStatistics)
+            LastStatistics = (features.std().ToDouble(), aggregated.std().ToDouble(), result.std().ToDouble());
+        return result + bias;
     }
 }

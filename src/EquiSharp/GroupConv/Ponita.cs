@@ -34,6 +34,7 @@ public sealed class Ponita : nn.Module<(Tensor? Scalars, Tensor? Vectors, Tensor
     private readonly Linear embedding;
     private readonly ModuleList<ConvNextBlock> blocks;
     private readonly ModuleList<Linear> readouts;
+    private readonly Tensor? calibrated; // a buffer (saved with the weights) when Options.Calibrate
 
     /// <summary>Creates the model.</summary>
     /// <param name="options">Hyper-parameters.</param>
@@ -62,11 +63,18 @@ public sealed class Ponita : nn.Module<(Tensor? Scalars, Tensor? Vectors, Tensor
         int readoutCount = options.ReadoutAllLayers ? options.Layers : 1;
         readouts = nn.ModuleList(Enumerable.Range(0, readoutCount)
             .Select(_ => nn.Linear(c, options.OutputScalars + options.OutputVectors)).ToArray());
+        if (options.Calibrate) calibrated = torch.tensor(false);
         RegisterComponents();
     }
 
     /// <summary>The hyper-parameters.</summary>
     public PonitaOptions Options { get; }
+
+    /// <summary>
+    /// Whether the kernels have been calibrated (<see cref="PonitaOptions.Calibrate"/>); null when calibration is
+    /// off. The flag is a buffer, so a loaded checkpoint is not calibrated a second time.
+    /// </summary>
+    public bool? Calibrated => calibrated is null ? null : calibrated.item<bool>();
 
     /// <summary>Number of orientations O.</summary>
     public long Orientations => gridShape[0];
@@ -83,6 +91,37 @@ public sealed class Ponita : nn.Module<(Tensor? Scalars, Tensor? Vectors, Tensor
     /// <see cref="PonitaOptions.SelfLoops"/> adds them).</param>
     /// <returns>Scalars [N, S_out] and vectors [N, V_out, d].</returns>
     public override (Tensor Scalars, Tensor Vectors) forward((Tensor? Scalars, Tensor? Vectors, Tensor Positions, Tensor EdgeIndex) input)
+    {
+        if (calibrated is not null && training && !calibrated.item<bool>()) Calibrate(input);
+        return Run(input);
+    }
+
+    /// <summary>
+    /// The reference implementation's one-off rescaling of the kernels: one forward without gradients on
+    /// this (first training) batch records, per layer, the standard deviations of the convolution's input
+    /// s_in, of its spatial output s_1 and of its orientation output s_2; the layer's spatial kernel is then
+    /// multiplied by s_in/s_1 and its orientation kernel by s_1/s_2, so both convolutions start out
+    /// preserving the scale of their input. Layers with a zero or non-finite statistic are left as they are.
+    /// </summary>
+    private void Calibrate((Tensor? Scalars, Tensor? Vectors, Tensor Positions, Tensor EdgeIndex) input)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        foreach (var block in blocks) block.Conv.RecordStatistics = true;
+        try { Run(input); }
+        finally { foreach (var block in blocks) block.Conv.RecordStatistics = false; }
+        long c = Options.Hidden;
+        for (int k = 0; k < blocks.Count; k++)
+        {
+            var (sIn, s1, s2) = blocks[k].Conv.LastStatistics!.Value;
+            if (!(double.IsFinite(sIn) && double.IsFinite(s1) && double.IsFinite(s2) && sIn > 0 && s1 > 0 && s2 > 0)) continue;
+            spatialKernels.weight!.narrow(0, k * c, c).mul_(sIn / s1);
+            fiberKernels.weight!.narrow(0, k * c, c).mul_(s1 / s2);
+        }
+        calibrated!.fill_(true);
+    }
+
+    private (Tensor Scalars, Tensor Vectors) Run((Tensor? Scalars, Tensor? Vectors, Tensor Positions, Tensor EdgeIndex) input)
     {
         var (scalars, vectors, positions, edgeIndex) = input;
         ArgumentNullException.ThrowIfNull(positions);

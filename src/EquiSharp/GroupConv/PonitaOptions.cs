@@ -16,9 +16,12 @@ namespace EquiSharp.GroupConv;
 /// <param name="SelfLoops">Add a self-loop to every node (as PONITA does): the term k_s(0) f_i is computed once per
 /// layer and added to the aggregate, which equals adding the edges (i, i) but costs no gather, scatter or per-edge kernel.</param>
 /// <param name="Cutoff">Optional radius c: the spatial basis is multiplied by the cosine cutoff of |x_j − x_i| (null: none).</param>
+/// <param name="Calibrate">Rescale the kernels once, at the first forward in training mode, as the reference implementation
+/// does: each layer's spatial kernel by std(input)/std(spatial output) and its orientation kernel by
+/// std(spatial output)/std(orientation output), measured on that batch (<see cref="Ponita.Calibrated"/>; saved with the weights).</param>
 public sealed record PonitaOptions(int InputScalars, int InputVectors, int OutputScalars, int OutputVectors,
     int Hidden = 128, int Layers = 5, int Degree = 3, int BasisDimension = 256, int Widening = 4, double LayerScale = 1e-6,
-    bool ReadoutAllLayers = true, bool SelfLoops = true, double? Cutoff = null)
+    bool ReadoutAllLayers = true, bool SelfLoops = true, double? Cutoff = null, bool Calibrate = false)
 {
     /// <summary>Checks the values; the error names the field.</summary>
     public void Validate()

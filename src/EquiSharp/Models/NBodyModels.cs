@@ -12,8 +12,9 @@ namespace EquiSharp.Models;
 /// <param name="Attention">EGNN and GNN: sigmoid attention gate on the messages.</param>
 /// <param name="Orientations">PONITA only: points of the orientation grid on S² (16).</param>
 /// <param name="BasisDimension">PONITA only: width of the basis networks (256); the per-layer kernels cost E·O·BasisDimension·Hidden multiply-adds.</param>
+/// <param name="Calibrate">PONITA only: rescale the kernels at the first training batch as the reference does (<see cref="GroupConv.PonitaOptions.Calibrate"/>).</param>
 public sealed record NBodyModelOptions(int Hidden = 64, int Layers = 4, bool Tanh = false, bool NormalizeDifference = false, bool Attention = false,
-    int Orientations = 16, int BasisDimension = 256)
+    int Orientations = 16, int BasisDimension = 256, bool Calibrate = false)
 {
     /// <summary>Checks the values; the error names the field.</summary>
     public void Validate()

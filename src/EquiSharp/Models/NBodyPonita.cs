@@ -33,7 +33,7 @@ public sealed class NBodyPonita : nn.Module<GraphBatch, Tensor>
         Options.Validate();
         using var g = grid is null ? SphereGrids.Sphere(Options.Orientations) : grid.alias();
         network = new Ponita(new PonitaOptions(InputScalars: 1, InputVectors: 1, OutputScalars: 0, OutputVectors: 1,
-            Hidden: Options.Hidden, Layers: Options.Layers, BasisDimension: Options.BasisDimension), g);
+            Hidden: Options.Hidden, Layers: Options.Layers, BasisDimension: Options.BasisDimension, Calibrate: Options.Calibrate), g);
         RegisterComponents();
     }
 

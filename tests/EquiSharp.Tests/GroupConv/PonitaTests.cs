@@ -194,4 +194,95 @@ public class PonitaTests(ITestOutputHelper output)
         Assert.Contains("[5, 3]", e.Message);
         Assert.Throws<ArgumentException>(() => new Ponita(new PonitaOptions(1, 0, 1, 0), torch.ones(4)));
     }
+
+    private static FiberBundleConv[] Convolutions(Ponita model) =>
+        model.named_modules().Select(m => m.module).OfType<FiberBundleConv>().ToArray();
+
+    private static (double Input, double Spatial, double Orientation)[] Statistics(Ponita model, (Tensor?, Tensor?, Tensor, Tensor) input)
+    {
+        var convs = Convolutions(model);
+        foreach (var c in convs) c.RecordStatistics = true;
+        using (torch.no_grad()) model.forward(input);
+        foreach (var c in convs) c.RecordStatistics = false;
+        return convs.Select(c => c.LastStatistics!.Value).ToArray();
+    }
+
+    [Fact]
+    public void CalibrationMakesEachConvolutionPreserveItsInputScaleOnceAndIsSavedWithTheWeights()
+    {
+        var grid = SphereGrids.Sphere(6);
+        var options = new PonitaOptions(1, 1, 0, 1, Hidden: 8, Layers: 3, BasisDimension: 8, Calibrate: true);
+        torch.manual_seed(5);
+        var model = new Ponita(options, grid);
+        model.to(ScalarType.Float64);
+        var gen = new Generator(21);
+        var x = torch.randn(new long[] { 10, 3 }, dtype: ScalarType.Float64, generator: gen) * 2;
+        var v = torch.randn(new long[] { 10, 1, 3 }, dtype: ScalarType.Float64, generator: gen);
+        var q = torch.randn(new long[] { 10, 1 }, dtype: ScalarType.Float64, generator: gen);
+        var edges = torch.tensor(new long[] { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3, 4, 0, 6, 7, 8, 9, 5 }, new long[] { 2, 10 });
+        var input = ((Tensor?)q, (Tensor?)v, x, edges);
+        Tensor Weights() => torch.cat(model.parameters().Select(p => p.detach().flatten()).ToArray());
+
+        model.eval();
+        var before = Statistics(model, input);
+        Assert.Contains(before, s => Math.Abs(s.Spatial / s.Input - 1) > 0.1 || Math.Abs(s.Orientation / s.Spatial - 1) > 0.1);
+        Assert.False(model.Calibrated); // evaluation never calibrates
+        var initial = Weights();
+        model.train();
+        model.forward(input);
+        Assert.True(model.Calibrated);
+        model.eval();
+
+        // The first layer's input does not depend on the kernels, so its ratios are exactly 1 after calibration;
+        // later layers see inputs changed by at most the tiny layer-scaled residuals.
+        var after = Statistics(model, input);
+        Assert.Equal(1.0, after[0].Spatial / after[0].Input, 10);
+        Assert.Equal(1.0, after[0].Orientation / after[0].Spatial, 10);
+        foreach (var s in after)
+        {
+            Assert.InRange(s.Spatial / s.Input, 0.999, 1.001);
+            Assert.InRange(s.Orientation / s.Spatial, 0.999, 1.001);
+        }
+        var calibrated = Weights();
+        Assert.True(E3.MaxAbs(calibrated - initial) > 1e-3);
+        model.train();
+        model.forward(input); // only once
+        Assert.Equal(0.0, E3.MaxAbs(Weights() - calibrated));
+
+        // The flag travels with the weights: a loaded model is not calibrated again.
+        var path = Path.Combine(Path.GetTempPath(), $"ponita-calibrated-{Guid.NewGuid():N}.bin");
+        try
+        {
+            model.save(path);
+            var loaded = new Ponita(options, grid);
+            loaded.to(ScalarType.Float64);
+            Assert.False(loaded.Calibrated);
+            loaded.load(path);
+            Assert.True(loaded.Calibrated);
+            loaded.train();
+            var w = torch.cat(loaded.parameters().Select(p => p.detach().flatten()).ToArray());
+            loaded.forward(input);
+            Assert.Equal(0.0, E3.MaxAbs(torch.cat(loaded.parameters().Select(p => p.detach().flatten()).ToArray()) - w));
+        }
+        finally { File.Delete(path); }
+
+        // Off by default: no buffer, nothing changes in training mode.
+        var plain = new Ponita(options with { Calibrate = false }, grid);
+        Assert.Null(plain.Calibrated);
+        Assert.DoesNotContain(plain.state_dict().Keys, k => k.Contains("calibrated"));
+    }
+
+    [Fact]
+    public void CalibratedModelIsStillExactlyEquivariantForTheGridGroup()
+    {
+        var grid = SphereGrids.Octahedron();
+        torch.manual_seed(8);
+        var model = Randomized(new NBodyPonita(Small with { Calibrate = true }, grid), 3);
+        using var b64 = Data.Value.CreateBatch(NBodySplit.Test, new[] { 0, 1, 2 }, dtype: ScalarType.Float64);
+        model.train();
+        model.forward(b64);
+        Assert.True(model.Network.Calibrated);
+        model.eval();
+        Assert.True(WorstError(model, b64, RotationGroups.Octahedral()) < 1e-12);
+    }
 }

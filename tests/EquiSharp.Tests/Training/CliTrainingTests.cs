@@ -102,6 +102,34 @@ public class CliTrainingTests : IDisposable
     }
 
     [Fact]
+    public void PonitaRunsCalibrateOnceAndRotateEverySystem()
+    {
+        string root = TempFolder();
+        string data = Path.Combine(root, "data"), run = Path.Combine(root, "run"), plain = Path.Combine(root, "plain");
+        Assert.Equal(0, Cli("nbody", "generate", "--out", data, "--seed", "5", "--train", "20", "--valid", "10", "--test", "10").Code);
+        string[] small = ["train", "--model", "ponita", "--hidden", "8", "--layers", "2", "--basis-dim", "8", "--orientations", "6", "--data", data,
+            "--epochs", "2", "--warmup", "1", "--batch-size", "10", "--validate-every", "1"];
+        var trained = Cli([.. small, "--out", run]);
+        Assert.True(trained.Code == 0, trained.Error + trained.Out);
+        var path = Path.Combine(run, "checkpoint.ckpt");
+        var checkpoint = Checkpoint.Load(path);
+        Assert.Equal("True", checkpoint.Header.Metadata["calibrate"]);
+        Assert.Equal("True", checkpoint.Header.Metadata["augment"]);
+        Assert.Equal(NBodyCli.PerSystemRotations, checkpoint.Header.Metadata[NBodyCli.AugmentRotationsKey]);
+        var (_, model) = NBodyCli.CreateModel(checkpoint.Header.Metadata, path);
+        Assert.False(((NBodyPonita)model).Network.Calibrated);
+        checkpoint.LoadInto(model);
+        Assert.True(((NBodyPonita)model).Network.Calibrated);
+
+        var off = Cli([.. small, "--calibrate", "false", "--out", plain]);
+        Assert.True(off.Code == 0, off.Error + off.Out);
+        var header = Checkpoint.Load(Path.Combine(plain, "checkpoint.ckpt")).Header;
+        Assert.Equal("False", header.Metadata["calibrate"]);
+        var (_, uncalibrated) = NBodyCli.CreateModel(header.Metadata, path);
+        Assert.Null(((NBodyPonita)uncalibrated).Network.Calibrated);
+    }
+
+    [Fact]
     public void InvalidOptionsGiveClearErrors()
     {
         var r = Cli("train", "--lr", "-1", "--model", "transformer", "--clip", "0");
