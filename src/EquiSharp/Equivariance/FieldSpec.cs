@@ -72,33 +72,42 @@ public sealed record InputFieldTypes
     public GraphBatch Apply(GraphBatch batch, EuclideanTransform? transform, GraphPermutation? permutation = null)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        Tensor? T(Tensor? x, FieldType type, string field)
+        var transformed = Map(batch, (x, type, _) => transform is null ? x.clone() : type.Apply(x, transform));
+        if (permutation is null) return transformed;
+        var permuted = permutation.Apply(transformed);
+        transformed.Dispose();
+        return permuted;
+    }
+
+    /// <summary>
+    /// A copy of <paramref name="batch"/> whose present fields are <paramref name="map"/>(value, type, level)
+    /// and whose structure (edges, graph index and offsets) is cloned, so the result owns new tensors.
+    /// An <see cref="ArgumentException"/> from <paramref name="map"/> is re-thrown naming the field.
+    /// </summary>
+    internal GraphBatch Map(GraphBatch batch, Func<Tensor, FieldType, FieldLevel, Tensor> map)
+    {
+        Tensor? M(Tensor? x, FieldType type, FieldLevel level, string field)
         {
             if (x is null) return null;
-            if (transform is null) return x.clone();
-            try { return type.Apply(x, transform); }
+            try { return map(x, type, level); }
             catch (ArgumentException e)
             {
                 throw new ArgumentException($"Input {field} {GraphValidation.Shape(x)} cannot be transformed as '{type.Name}': {e.Message}", e);
             }
         }
-        var transformed = batch with
+        return batch with
         {
-            Positions = T(batch.Positions, Positions, "Positions")!,
+            Positions = M(batch.Positions, Positions, FieldLevel.Node, "Positions")!,
             EdgeIndex = batch.EdgeIndex.clone(),
             Batch = batch.Batch.clone(),
             Ptr = batch.Ptr.clone(),
             EdgePtr = batch.EdgePtr.clone(),
-            NodeFeatures = T(batch.NodeFeatures, NodeFeatures, "NodeFeatures"),
-            NodeVectors = T(batch.NodeVectors, NodeVectors, "NodeVectors"),
-            NodeAttributes = T(batch.NodeAttributes, NodeAttributes, "NodeAttributes"),
-            EdgeAttributes = T(batch.EdgeAttributes, EdgeAttributes, "EdgeAttributes"),
-            NodeTarget = T(batch.NodeTarget, NodeTarget, "NodeTarget"),
-            GraphTarget = T(batch.GraphTarget, GraphTarget, "GraphTarget"),
+            NodeFeatures = M(batch.NodeFeatures, NodeFeatures, FieldLevel.Node, "NodeFeatures"),
+            NodeVectors = M(batch.NodeVectors, NodeVectors, FieldLevel.Node, "NodeVectors"),
+            NodeAttributes = M(batch.NodeAttributes, NodeAttributes, FieldLevel.Node, "NodeAttributes"),
+            EdgeAttributes = M(batch.EdgeAttributes, EdgeAttributes, FieldLevel.Edge, "EdgeAttributes"),
+            NodeTarget = M(batch.NodeTarget, NodeTarget, FieldLevel.Node, "NodeTarget"),
+            GraphTarget = M(batch.GraphTarget, GraphTarget, FieldLevel.Graph, "GraphTarget"),
         };
-        if (permutation is null) return transformed;
-        var permuted = permutation.Apply(transformed);
-        transformed.Dispose();
-        return permuted;
     }
 }

@@ -54,60 +54,40 @@ public sealed class AugmentedBatchSource(IBatchSource inner, Func<GraphBatch, Gr
         ArgumentNullException.ThrowIfNull(fields);
         return batch =>
         {
-            int graphs = batch.NodeCounts.Length;
-            var rotations = Rotations.RandomSpecialOrthogonal((int)batch.Positions.shape[1], graphs,
+            int graphs = batch.NumGraphs;
+            using var rotations = Rotations.RandomSpecialOrthogonal((int)batch.Positions.shape[1], graphs,
                 dtype: batch.Positions.dtype, device: batch.Positions.device);                        // [G, d, d]
-            using var scope = torch.NewDisposeScope();
-            var nodeGraph = batch.Batch;
-            var edgeGraph = torch.repeat_interleave(torch.arange(graphs, device: batch.Positions.device),
-                torch.tensor(batch.EdgeCounts, device: batch.Positions.device), output_size: batch.EdgeIndex.shape[1]);
-            var graphRows = torch.arange(graphs, device: batch.Positions.device);
-            Tensor? T(Tensor? x, FieldType type, Tensor rowGraph, long[] rowCounts, string field)
+            long[] RowCounts(FieldLevel level) => level switch
             {
-                if (x is null) return null;
+                FieldLevel.Node => batch.NodeCounts,
+                FieldLevel.Edge => batch.EdgeCounts,
+                _ => Enumerable.Repeat(1L, graphs).ToArray(),
+            };
+            return fields.Map(batch, (x, type, level) =>
+            {
                 if (ReferenceEquals(type, FieldType.Invariant) || ReferenceEquals(type, FieldType.Pseudoscalar))
-                    return x.clone().MoveToOuterDisposeScope(); // det R = +1 for rotations
-                if (x.shape[0] != rowGraph.shape[0])
-                    throw new ArgumentException($"Input {field} {GraphValidation.Shape(x)} has {x.shape[0]} rows; the batch has {rowGraph.shape[0]}.");
+                    return x.clone(); // det R = +1 for rotations
+                using var scope = torch.NewDisposeScope();
+                var counts = RowCounts(level);
+                if (x.shape[0] != counts.Sum())
+                    throw new ArgumentException($"it has {x.shape[0]} rows; the batch has {counts.Sum()} at {level.ToString().ToLowerInvariant()} level.");
                 if (ReferenceEquals(type, FieldType.Position) || ReferenceEquals(type, FieldType.Vector) || ReferenceEquals(type, FieldType.Pseudovector))
                 {
                     long d = rotations.shape[1];
-                    if (x.shape[^1] != d)
-                        throw new ArgumentException($"Input {field} {GraphValidation.Shape(x)} cannot be rotated as '{type.Name}': its last axis must have size {d}.");
-                    var r = rotations.to(x.dtype, x.device).index_select(0, rowGraph);             // [rows, d, d]
+                    if (x.shape[^1] != d) throw new ArgumentException($"its last axis must have size {d}.");
+                    var rowGraph = torch.repeat_interleave(torch.arange(graphs, device: x.device), torch.tensor(counts, device: x.device), output_size: x.shape[0]);
+                    var r = rotations.to(x.dtype, x.device).index_select(0, rowGraph);                // [rows, d, d]
                     return x.reshape(x.shape[0], -1, d).bmm(r.transpose(1, 2)).reshape(x.shape).MoveToOuterDisposeScope();
                 }
                 var parts = new List<Tensor>(graphs);
                 long start = 0;
                 for (int g = 0; g < graphs; g++)
                 {
-                    var slice = x.narrow(0, start, rowCounts[g]);
-                    start += rowCounts[g];
-                    try { parts.Add(type.Apply(slice, new EuclideanTransform(rotations[g]))); }
-                    catch (ArgumentException e)
-                    {
-                        throw new ArgumentException($"Input {field} {GraphValidation.Shape(x)} cannot be transformed as '{type.Name}': {e.Message}", e);
-                    }
+                    parts.Add(type.Apply(x.narrow(0, start, counts[g]), new EuclideanTransform(rotations[g])));
+                    start += counts[g];
                 }
                 return torch.cat(parts, 0).MoveToOuterDisposeScope();
-            }
-            var ones = Enumerable.Repeat(1L, graphs).ToArray();
-            var result = batch with
-            {
-                Positions = T(batch.Positions, fields.Positions, nodeGraph, batch.NodeCounts, "Positions")!,
-                EdgeIndex = batch.EdgeIndex.clone().MoveToOuterDisposeScope(),
-                Batch = batch.Batch.clone().MoveToOuterDisposeScope(),
-                Ptr = batch.Ptr.clone().MoveToOuterDisposeScope(),
-                EdgePtr = batch.EdgePtr.clone().MoveToOuterDisposeScope(),
-                NodeFeatures = T(batch.NodeFeatures, fields.NodeFeatures, nodeGraph, batch.NodeCounts, "NodeFeatures"),
-                NodeVectors = T(batch.NodeVectors, fields.NodeVectors, nodeGraph, batch.NodeCounts, "NodeVectors"),
-                NodeAttributes = T(batch.NodeAttributes, fields.NodeAttributes, nodeGraph, batch.NodeCounts, "NodeAttributes"),
-                EdgeAttributes = T(batch.EdgeAttributes, fields.EdgeAttributes, edgeGraph, batch.EdgeCounts, "EdgeAttributes"),
-                NodeTarget = T(batch.NodeTarget, fields.NodeTarget, nodeGraph, batch.NodeCounts, "NodeTarget"),
-                GraphTarget = T(batch.GraphTarget, fields.GraphTarget, graphRows, ones, "GraphTarget"),
-            };
-            rotations.Dispose();
-            return result;
+            });
         };
     }
 }
