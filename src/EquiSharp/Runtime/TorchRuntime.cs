@@ -52,6 +52,39 @@ public static class TorchRuntime
         return retained;
     }
 
+    /// <summary>The OpenMP variable <see cref="UsePassiveOpenMpWaits"/> sets.</summary>
+    public const string OpenMpWaitPolicyVariable = "OMP_WAIT_POLICY";
+
+    /// <summary>
+    /// Makes libtorch's OpenMP worker threads sleep as soon as a parallel region ends instead of
+    /// spinning (<c>OMP_WAIT_POLICY=PASSIVE</c> in the native environment). With more than one libtorch
+    /// thread, libgomp's default keeps the workers spinning for a while after every operation; on a
+    /// small machine they then take cores from the code that runs between libtorch operations,
+    /// including EquiSharp's own parallel kernels (21% of the samples of a two-thread EGNN-QM9
+    /// training step were libgomp spinning; docs/benchmarks.md). libgomp reads the variable once,
+    /// when libtorch is loaded, so call this before the first tensor operation (the CLI and the
+    /// benchmark project do it at start-up). It leaves an <c>OMP_WAIT_POLICY</c> that is already set
+    /// alone. With one libtorch thread (the default) there are no workers and it changes nothing.
+    /// </summary>
+    /// <returns>True when the policy is PASSIVE for libtorch loaded after this call (set here or by the caller's environment).</returns>
+    public static bool UsePassiveOpenMpWaits()
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        var current = Environment.GetEnvironmentVariable(OpenMpWaitPolicyVariable);
+        if (current is not null) return string.Equals(current.Trim(), "PASSIVE", StringComparison.OrdinalIgnoreCase);
+        try
+        {
+            // .NET keeps its own copy of the environment; libgomp reads the native one.
+            if (setenv(OpenMpWaitPolicyVariable, "PASSIVE", 1) != 0) return false;
+            Environment.SetEnvironmentVariable(OpenMpWaitPolicyVariable, "PASSIVE");
+            return true;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The environment variable that turns <see cref="UseTransparentHugePages"/> off when set to 0.</summary>
     public const string HugePagesVariable = "EQUISHARP_HUGEPAGES";
 
@@ -104,6 +137,9 @@ public static class TorchRuntime
 
     private static bool retained;
     private const int TrimThreshold = -1, TopPad = -2, MmapThreshold = -3;
+
+    [DllImport("libc", EntryPoint = "setenv")]
+    private static extern int setenv([MarshalAs(UnmanagedType.LPUTF8Str)] string name, [MarshalAs(UnmanagedType.LPUTF8Str)] string value, int overwrite);
 
     [DllImport("libc", EntryPoint = "mallopt")]
     private static extern int mallopt(int parameter, int value);

@@ -43,4 +43,36 @@ public class TorchRuntimeTests
     [Fact]
     public void ThreadCountBelowOneIsRejected() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => TorchRuntime.SetThreads(0));
+
+    [Fact]
+    public void PassiveOpenMpWaits_AreSetOnceAndNeverOverrideTheCaller()
+    {
+        var saved = Environment.GetEnvironmentVariable(TorchRuntime.OpenMpWaitPolicyVariable);
+        try
+        {
+            Environment.SetEnvironmentVariable(TorchRuntime.OpenMpWaitPolicyVariable, "ACTIVE");
+            Assert.False(TorchRuntime.UsePassiveOpenMpWaits());
+            Assert.Equal("ACTIVE", Environment.GetEnvironmentVariable(TorchRuntime.OpenMpWaitPolicyVariable));
+
+            Environment.SetEnvironmentVariable(TorchRuntime.OpenMpWaitPolicyVariable, " passive ");
+            Assert.Equal(OperatingSystem.IsLinux(), TorchRuntime.UsePassiveOpenMpWaits());
+
+            Environment.SetEnvironmentVariable(TorchRuntime.OpenMpWaitPolicyVariable, null);
+            bool applied = TorchRuntime.UsePassiveOpenMpWaits();
+            Assert.Equal(OperatingSystem.IsLinux(), applied);
+            if (applied)
+            {
+                Assert.Equal("PASSIVE", Environment.GetEnvironmentVariable(TorchRuntime.OpenMpWaitPolicyVariable));
+                // The native environment, which libgomp reads, holds it too (.NET keeps a separate copy).
+                Assert.Equal("PASSIVE", System.Runtime.InteropServices.Marshal.PtrToStringUTF8(getenv(TorchRuntime.OpenMpWaitPolicyVariable)));
+            }
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(TorchRuntime.OpenMpWaitPolicyVariable, saved);
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "getenv")]
+    private static extern IntPtr getenv([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string name);
 }
