@@ -42,6 +42,23 @@ public class PairSiluTests
         });
     }
 
+    [Fact]
+    public void RepeatedParallelBackwardsGiveIdenticalGradients()
+    {
+        // The per-thread accumulation buffers are pooled: a reused (dirty) buffer must start from zero.
+        WithThreads(2, () =>
+        {
+            var (p, r, pairs) = Inputs(ScalarType.Float64, 300, 5000, 64, 7);
+            var g = torch.randn(5000, 64, dtype: ScalarType.Float64);
+            var (first, _) = Grads(EgnnLayer.PairSilu(p, r, pairs), g, p, r);
+            for (int i = 0; i < 3; i++)
+            {
+                var (again, _) = Grads(EgnnLayer.PairSilu(p, r, pairs), g, p, r);
+                Assert.True(first.equal(again).all().item<bool>(), $"backward {i + 2} differs from the first");
+            }
+        });
+    }
+
     private static (Tensor, Tensor) Grads(Tensor y, Tensor g, Tensor p, Tensor r)
     {
         var grads = torch.autograd.grad(new[] { y }, new[] { p, r }, new[] { g });
