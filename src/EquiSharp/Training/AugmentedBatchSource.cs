@@ -57,37 +57,55 @@ public sealed class AugmentedBatchSource(IBatchSource inner, Func<GraphBatch, Gr
             int graphs = batch.NumGraphs;
             using var rotations = Rotations.RandomSpecialOrthogonal((int)batch.Positions.shape[1], graphs,
                 dtype: batch.Positions.dtype, device: batch.Positions.device);                        // [G, d, d]
-            long[] RowCounts(FieldLevel level) => level switch
+            // Each row's rotation [rows, d, d], built once per level and only for levels with a rotated field
+            // (a batch usually has several node-level vectors: positions, velocities, the target).
+            var rowRotations = new Dictionary<FieldLevel, Tensor>();
+            Tensor RowRotations(FieldLevel level)
             {
-                FieldLevel.Node => batch.NodeCounts,
-                FieldLevel.Edge => batch.EdgeCounts,
-                _ => Enumerable.Repeat(1L, graphs).ToArray(),
-            };
-            return fields.Map(batch, (x, type, level) =>
-            {
-                if (ReferenceEquals(type, FieldType.Invariant) || ReferenceEquals(type, FieldType.Pseudoscalar))
-                    return x.clone(); // det R = +1 for rotations
+                if (rowRotations.TryGetValue(level, out var cached)) return cached;
                 using var scope = torch.NewDisposeScope();
-                var counts = RowCounts(level);
-                if (x.shape[0] != counts.Sum())
-                    throw new ArgumentException($"it has {x.shape[0]} rows; the batch has {counts.Sum()} at {level.ToString().ToLowerInvariant()} level.");
-                if (ReferenceEquals(type, FieldType.Position) || ReferenceEquals(type, FieldType.Vector) || ReferenceEquals(type, FieldType.Pseudovector))
+                var rowGraph = level switch
                 {
-                    long d = rotations.shape[1];
-                    if (x.shape[^1] != d) throw new ArgumentException($"its last axis must have size {d}.");
-                    var rowGraph = torch.repeat_interleave(torch.arange(graphs, device: x.device), torch.tensor(counts, device: x.device), output_size: x.shape[0]);
-                    var r = rotations.to(x.dtype, x.device).index_select(0, rowGraph);                // [rows, d, d]
-                    return x.reshape(x.shape[0], -1, d).bmm(r.transpose(1, 2)).reshape(x.shape).MoveToOuterDisposeScope();
-                }
-                var parts = new List<Tensor>(graphs);
-                long start = 0;
-                for (int g = 0; g < graphs; g++)
+                    FieldLevel.Node => batch.Batch,
+                    FieldLevel.Edge => torch.repeat_interleave(torch.arange(graphs, device: rotations.device),
+                        torch.tensor(batch.EdgeCounts, device: rotations.device), output_size: batch.NumEdges),
+                    _ => torch.arange(graphs, device: rotations.device),
+                };
+                return rowRotations[level] = rotations.index_select(0, rowGraph).DetachFromDisposeScope();
+            }
+            try
+            {
+                return fields.Map(batch, (x, type, level) =>
                 {
-                    parts.Add(type.Apply(x.narrow(0, start, counts[g]), new EuclideanTransform(rotations[g])));
-                    start += counts[g];
-                }
-                return torch.cat(parts, 0).MoveToOuterDisposeScope();
-            });
+                    if (ReferenceEquals(type, FieldType.Invariant) || ReferenceEquals(type, FieldType.Pseudoscalar))
+                        return x.clone(); // det R = +1 for rotations
+                    long rows = level switch { FieldLevel.Node => batch.NumNodes, FieldLevel.Edge => batch.NumEdges, _ => graphs };
+                    if (x.shape[0] != rows)
+                        throw new ArgumentException($"it has {x.shape[0]} rows; the batch has {rows} at {level.ToString().ToLowerInvariant()} level.");
+                    using var scope = torch.NewDisposeScope();
+                    if (ReferenceEquals(type, FieldType.Position) || ReferenceEquals(type, FieldType.Vector) || ReferenceEquals(type, FieldType.Pseudovector))
+                    {
+                        long d = rotations.shape[1];
+                        if (x.shape[^1] != d) throw new ArgumentException($"its last axis must have size {d}.");
+                        var r = RowRotations(level).to(x.dtype, x.device);                               // [rows, d, d]
+                        return x.reshape(rows, -1, d).bmm(r.transpose(1, 2)).reshape(x.shape).MoveToOuterDisposeScope();
+                    }
+                    var counts = level switch { FieldLevel.Node => batch.NodeCounts, FieldLevel.Edge => batch.EdgeCounts, _ => null };
+                    var parts = new List<Tensor>(graphs);
+                    long start = 0;
+                    for (int g = 0; g < graphs; g++)
+                    {
+                        long count = counts?[g] ?? 1;
+                        parts.Add(type.Apply(x.narrow(0, start, count), new EuclideanTransform(rotations[g])));
+                        start += count;
+                    }
+                    return torch.cat(parts, 0).MoveToOuterDisposeScope();
+                });
+            }
+            finally
+            {
+                foreach (var r in rowRotations.Values) r.Dispose();
+            }
         };
     }
 }
