@@ -52,12 +52,12 @@ internal static class PairSiluKernel
         // Chunk 0 accumulates into gradP, the others into their own buffers, summed afterwards (deterministic for a given thread count).
         // Pooled, not allocated: a fresh [2N, H] array per layer and step lands on the large-object heap,
         // whose collections and decommitted pages cost more than clearing a reused one.
-        long total = nodesTimesTwo * hidden;
+        int total = checked((int)(nodesTimesTwo * hidden));
         var partial = new T[chunks - 1][];
         for (int c = 1; c < chunks; c++)
         {
-            partial[c - 1] = System.Buffers.ArrayPool<T>.Shared.Rent(checked((int)total));
-            Array.Clear(partial[c - 1], 0, (int)total);
+            partial[c - 1] = System.Buffers.ArrayPool<T>.Shared.Rent(total);
+            Array.Clear(partial[c - 1], 0, total);
         }
         var (np, nr, ng, ngr, ngp, ni) = ((nint)p, (nint)r, (nint)grad, (nint)gradR, (nint)gradP, (nint)pairs);
         LaneBlocks.ForEachChunk(edges, chunks, (c, e0, e1) =>
@@ -97,7 +97,7 @@ internal static class PairSiluKernel
         {
             fixed (T* src = partial[c])
             {
-                long k = 0;
+                int k = 0;
                 for (; k <= total - Vector<T>.Count; k += Vector<T>.Count)
                     (Vector.Load(gradP + k) + Vector.Load(src + k)).Store(gradP + k);
                 for (; k < total; k++) gradP[k] += src[k];
