@@ -39,9 +39,10 @@ public class PonitaTests(ITestOutputHelper output)
         NodeVectors = b.NodeVectors!.matmul(r.t()),
     };
 
-    /// <summary>max |f(Rx) − R f(x)| / max |f(x) − x| over the rotations [G, 3, 3].</summary>
-    private static double WorstError(NBodyPonita model, GraphBatch batch, Tensor rotations)
+    /// <summary>max |f(Rx) − R f(x)| / max |f(x) − x| over the rotations [G, 3, 3], for an N-body model predicting positions.</summary>
+    internal static double WorstError(nn.Module<GraphBatch, Tensor> model, GraphBatch batch, Tensor rotations)
     {
+        using var scope = torch.NewDisposeScope();
         var y = model.forward(batch);
         double scale = E3.MaxAbs(y - batch.Positions), worst = 0;
         for (long k = 0; k < rotations.shape[0]; k++)

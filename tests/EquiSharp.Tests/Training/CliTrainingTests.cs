@@ -62,6 +62,13 @@ public class CliTrainingTests : IDisposable
         var evaluated = Cli("evaluate", "--checkpoint", Path.Combine(run, "checkpoint.ckpt"));
         Assert.True(evaluated.Code == 0, evaluated.Error);
         Assert.Matches($@"test\s+{CliSupport.F(testMse).Replace(".", "\\.")}", evaluated.Out);
+        // EGNN is equivariant: averaging over rotations changes its predictions only by float32 round-off.
+        var averaged = Cli("evaluate", "--checkpoint", Path.Combine(run, "checkpoint.ckpt"), "--rotations", "3");
+        Assert.True(averaged.Code == 0, averaged.Error);
+        Assert.Contains("averaged over 3 rotations", averaged.Out);
+        var averagedTest = System.Text.RegularExpressions.Regex.Match(averaged.Out, @"test\s+(\S+)");
+        Assert.True(averagedTest.Success, averaged.Out);
+        Assert.InRange(double.Parse(averagedTest.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), testMse * (1 - 1e-4) - 2e-6, testMse * (1 + 1e-4) + 2e-6);
 
         // predict on the test split's input frame reproduces the test MSE against frame 40.
         var dataset = NBodyDataset.Load(Path.Combine(data, NBodyCli.DataFileName));

@@ -35,6 +35,9 @@ public class MoleculeCliTests : IDisposable
         var evaluated = Cli("evaluate", "--checkpoint", Path.Combine(run, "checkpoint.ckpt"));
         Assert.True(evaluated.Code == 0, evaluated.Error);
         Assert.Matches($@"test\s+\S+\s+{testMae.ToString("G5", System.Globalization.CultureInfo.InvariantCulture).Replace(".", "\\.")}", evaluated.Out);
+        var averaged = Cli("evaluate", "--checkpoint", Path.Combine(run, "checkpoint.ckpt"), "--rotations", "4");
+        Assert.Equal(1, averaged.Code);
+        Assert.Contains("--rotations applies to N-body checkpoints", averaged.Error);
 
         var resumed = Cli("train", "--out", run, "--resume");
         Assert.True(resumed.Code == 0, resumed.Error);
