@@ -88,4 +88,23 @@ public class LieConvTests(ITestOutputHelper output)
         var d = group.Distance(elements.index_select(0, pairs[1]), elements.index_select(0, pairs[0]));
         Assert.Equal((d <= 2.0).sum().item<long>(), near.shape[1]);
     }
+
+    [Fact]
+    public void PairInputsOfTheScaleTranslationGroupAreInvariantUnderDilations()
+    {
+        var gen = new Generator(6);
+        var group = new ScaleTranslationGroup(3);
+        var x = torch.randn(new long[] { 4, 3 }, dtype: ScalarType.Float64, generator: gen);
+        var (elements, orbits) = group.Lift(x, group.Scalings(torch.tensor(new[] { 0.5, 2.0 })));
+        Assert.Equal(0L, orbits.shape[1]);
+        elements = elements.reshape(8, 4, 4);
+        var edges = torch.tensor(new long[] { 0, 1, 2, 3, 1, 2, 3, 0 }, new long[] { 2, 4 });
+        var (pairs, _) = LieConv.Pairs(edges, 4, 2);
+        // k scales by e^1.5 ≈ 4.5 and translates: x ↦ k·x lifts to k g, so the kernel inputs do not change.
+        var k = group.Exp(torch.tensor(new[] { 1.5, 0.3, -2, 1 }));
+        var a = LieConv.PairInput(group, elements, orbits, pairs);
+        var b = LieConv.PairInput(group, k.matmul(elements), orbits, pairs);
+        Assert.True(E3.MaxAbs(a - b) < 1e-12, $"{E3.MaxAbs(a - b)}");
+        Assert.True(E3.MaxAbs(a.narrow(1, 0, 1)) > 0.5); // the log-scale differences of the samples are present
+    }
 }

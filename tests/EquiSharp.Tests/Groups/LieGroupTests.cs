@@ -8,7 +8,7 @@ namespace EquiSharp.Tests.Groups;
 
 public class LieGroupTests
 {
-    public static TheoryData<string> Names => new() { "T(3)", "SO(2)", "SE(2)", "SO(3)", "SE(3)" };
+    public static TheoryData<string> Names => new() { "T(3)", "SO(2)", "SE(2)", "SO(3)", "SE(3)", "T(3)⋊R>0" };
 
     private static LieGroup Group(string name) => name switch
     {
@@ -16,6 +16,7 @@ public class LieGroupTests
         "SO(2)" => SO2.Instance,
         "SE(2)" => SE2.Instance,
         "SO(3)" => SO3.Instance,
+        "T(3)⋊R>0" => new ScaleTranslationGroup(3),
         _ => SE3.Instance,
     };
 
@@ -25,7 +26,8 @@ public class LieGroupTests
         int r = g.RotationCoordinates, d = g.SpaceDimension;
         long n = a.shape[0];
         Tensor rot;
-        if (r == 1)
+        if (g is ScaleTranslationGroup) rot = a.narrow(1, 0, 1).unsqueeze(2) * torch.eye(d, dtype: a.dtype); // λ I
+        else if (r == 1)
         {
             var t = a.narrow(1, 0, 1);
             var o = torch.zeros_like(t);
@@ -127,6 +129,7 @@ public class LieGroupTests
             SO3 => torch.cat(new[] { torch.cat(new[] { RotationGroups.Cyclic(5), torch.zeros(5, 2, 1, dtype: ScalarType.Float64) }, 2),
                 torch.tensor(new double[] { 0, 0, 1 }).expand(5, 1, 3) }, 1),
             SE2 => RotationGroups.Cyclic(4),
+            ScaleTranslationGroup st => st.Scalings(torch.tensor(new[] { 0.5, 1, 3 })),
             _ => null,
         };
         var (lifted, orbits) = g.Lift(x, stabiliser);
@@ -150,5 +153,29 @@ public class LieGroupTests
         Assert.Contains("[..., 6]", e.Message);
         e = Assert.Throws<EquiSharp.Graphs.GraphValidationException>(() => SO3.Instance.Log(torch.zeros(2, 4, 4)));
         Assert.Contains("[..., 3, 3]", e.Message);
+        var dilations = new ScaleTranslationGroup(2);
+        e = Assert.Throws<EquiSharp.Graphs.GraphValidationException>(() => dilations.Exp(torch.zeros(4, 2)));
+        Assert.Contains("[..., 3]", e.Message);
+        e = Assert.Throws<EquiSharp.Graphs.GraphValidationException>(() => dilations.Scalings(torch.tensor(new[] { 1.0, -2 })));
+        Assert.Contains("positive", e.Message);
+    }
+
+    [Fact]
+    public void ScaleTranslationElementsScaleAndTranslatePoints()
+    {
+        var g = new ScaleTranslationGroup(2);
+        var a = torch.tensor(new[] { Math.Log(3), 0.0, 0.0 }).unsqueeze(0);
+        var x = torch.tensor(new[] { 1.0, -2 }).unsqueeze(0);
+        Assert.True(E3.MaxAbs(g.Act(g.Exp(a), x) - 3 * x) < 1e-14);
+        // A pure translation has λ = 0, where Exp uses its series: (0, u) moves points by u.
+        var shift = torch.tensor(new[] { 0.0, 0.5, -1 }).unsqueeze(0);
+        Assert.True(E3.MaxAbs(g.Act(g.Exp(shift), x) - (x + shift.narrow(1, 1, 2))) < 1e-15);
+        // Scaling is not distance-preserving: the group is not a subgroup of E(2).
+        var scaled = g.Exp(torch.tensor(new[] { 0.7, 0.3, 0.1 }).unsqueeze(0));
+        Assert.True(Math.Abs(g.Act(scaled, x).norm().item<double>() - x.norm().item<double>()) > 0.1);
+        // Gradients are finite at λ = 0 (series branch).
+        var zero = torch.zeros(1, 3, dtype: ScalarType.Float64).requires_grad_(true);
+        g.Log(g.Exp(zero)).sum().backward();
+        Assert.True(torch.isfinite(zero.grad!).all().item<bool>());
     }
 }
