@@ -33,6 +33,7 @@ public class MolecularModelsTests
     [InlineData("egnn")]
     [InlineData("schnet")]
     [InlineData("mpnn")]
+    [InlineData("segnn")]
     public void MolecularModelIsE3AndPermutationInvariant(string name)
     {
         var source = Source(name);
@@ -62,6 +63,7 @@ public class MolecularModelsTests
     [Theory]
     [InlineData("schnet")]
     [InlineData("egnn")]
+    [InlineData("segnn")]
     public void ForcesAreMinusTheFiniteDifferenceGradientOfTheEnergy(string name)
     {
         var source = Source(name, 2);
