@@ -65,7 +65,7 @@ internal static class MoleculeCli
 
     /// <summary>Starts a new QM9 or rMD17 run.</summary>
     public static int Start(System.CommandLine.ParseResult parse, Options o, string task, string model, TrainerOptions options,
-        int? hidden, int? layers, string? data, long dataSeed, int? train, int? valid, int? test)
+        int? hidden, int? layers, string? data, long dataSeed, int? train, int? valid, int? test, bool augment)
     {
         string checkpoint = Path.Combine(options.OutputDirectory!, Checkpoint.DefaultFileName);
         if (File.Exists(checkpoint))
@@ -87,6 +87,7 @@ internal static class MoleculeCli
             ["graph_cutoff"] = parse.GetValue(o.GraphCutoff)?.ToString("R", CultureInfo.InvariantCulture) ?? "none",
             ["data"] = Path.GetFullPath(data),
             ["data_seed"] = dataSeed.ToString(CultureInfo.InvariantCulture),
+            ["augment"] = augment.ToString(),
         };
         if (task == "qm9")
         {
@@ -146,6 +147,24 @@ internal static class MoleculeCli
         return 0;
     }
 
+    /// <summary>
+    /// The batches a run trains on: with augmentation (metadata "augment", PONITA's default) every molecule is
+    /// rotated by its own random rotation, positions and (rMD17) the force targets alike; energies and
+    /// properties are invariant. Evaluation always uses the unrotated molecules.
+    /// </summary>
+    private static IBatchSource TrainingSource(Run run, IReadOnlyDictionary<string, string> metadata) =>
+        metadata.TryGetValue("augment", out var a) && bool.Parse(a) ? Rotated(run.Train, forces: run.Task is EnergyForceTask) : run.Train;
+
+    /// <summary><paramref name="train"/> with every molecule rotated by its own random rotation; the node targets (forces) rotate with it when <paramref name="forces"/>.</summary>
+    internal static IBatchSource Rotated(IBatchSource train, bool forces)
+    {
+        var fields = new EquiSharp.Equivariance.InputFieldTypes
+        {
+            NodeTarget = forces ? EquiSharp.Equivariance.FieldType.Vector : EquiSharp.Equivariance.FieldType.Invariant,
+        };
+        return new AugmentedBatchSource(train, AugmentedBatchSource.RandomRotationPerGraph(fields));
+    }
+
     private static int Fit(Trainer trainer, Run run)
     {
         var options = trainer.Options;
@@ -155,7 +174,7 @@ internal static class MoleculeCli
             $"validate every {options.ValidateEvery}; {TorchRuntime.Threads} thread(s); run folder {options.OutputDirectory}");
         var clock = Stopwatch.StartNew();
         string title = $"{run.Description} {run.Name}: lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, batch {options.BatchSize}, seed {options.Seed}";
-        var result = TrainCommand.Fit(trainer, run.Train, run.Valid, run.Test, title);
+        var result = TrainCommand.Fit(trainer, TrainingSource(run, trainer.Metadata), run.Valid, run.Test, title);
         Console.WriteLine();
         double seconds = clock.Elapsed.TotalSeconds;
         int epochsRun = trainer.History.Count(r => r.Seconds > 0) is var c && c > 0 ? c : 1;

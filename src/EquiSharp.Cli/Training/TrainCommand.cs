@@ -22,13 +22,13 @@ internal static class TrainCommand
     {
         var task = new Option<string>("--task") { Description = "Task: nbody (charged-particle N-body, positions at frame 30 -> frame 40, MSE), qm9 (one QM9 property, L1, MAE in the paper's units), md17 (rMD17 energies and forces). See docs/molecules.md.", DefaultValueFactory = _ => "nbody" };
         task.AcceptOnlyFromAmong("nbody", "qm9", "md17");
-        var model = new Option<string>("--model") { Description = "Model: egnn (E(n)-equivariant GNN), gnn (plain message passing), linear (one linear layer [x, v] -> x), linear-vel (x + t v with a learned t), segnn (steerable non-linear message passing), tfn (Tensor Field Network, steerable linear convolution), ponita (PONITA on position-orientation space R3 x S2), lieconv (LieConv on SE(3) lifts); for qm9/md17: egnn, schnet, mpnn, pointconv, segnn (SEGNN's QM9 model).", DefaultValueFactory = _ => "egnn" };
+        var model = new Option<string>("--model") { Description = "Model: egnn (E(n)-equivariant GNN), gnn (plain message passing), linear (one linear layer [x, v] -> x), linear-vel (x + t v with a learned t), segnn (steerable non-linear message passing), tfn (Tensor Field Network, steerable linear convolution), ponita (PONITA on position-orientation space R3 x S2), lieconv (LieConv on SE(3) lifts); for qm9/md17: egnn, schnet, mpnn, pointconv, segnn (SEGNN's QM9 model), ponita.", DefaultValueFactory = _ => "egnn" };
         model.AcceptOnlyFromAmong(NBodyModels.Names.Concat(MolecularModels.Names).Distinct().ToArray());
         var hidden = new Option<int>("--hidden") { Description = "Hidden width (default: the model's reference: 64; ponita 128; qm9/md17 models: see docs/molecules.md); tfn: H gives (H/2)x0e+(H/4)x1o+(H/8)x2e; segnn: scalar features its hidden irreps are balanced to (64 -> 32x0e+32x1o).", DefaultValueFactory = _ => 64 }.AtLeast(1);
         var layers = new Option<int>("--layers") { Description = "Message passing layers (default: the model's reference: 4; ponita 5).", DefaultValueFactory = _ => 4 }.AtLeast(1);
         var orientations = new Option<int>("--orientations") { Description = "ponita: points of the orientation grid on the sphere (repulsion-optimised).", DefaultValueFactory = _ => 16 }.AtLeast(1);
         var basisDim = new Option<int>("--basis-dim") { Description = "ponita: width of the basis networks (reference 256; the dominant cost is proportional to it).", DefaultValueFactory = _ => 256 }.AtLeast(1);
-        var augment = new Option<bool>("--augment") { Description = "Rotate every training system by its own random rotation (default: the model's reference; on for ponita)." };
+        var augment = new Option<bool>("--augment") { Description = "Rotate every training system (or molecule; rMD17 forces rotate with it) by its own random rotation (default: the model's reference; on for ponita)." };
         var calibrate = new Option<bool>("--calibrate") { Description = "ponita: rescale the kernels at the first training batch as the reference code does (default: on; --calibrate false turns it off)." };
         var data = new Option<string?>("--data") { Description = $"Data folder holding {NBodyCli.DataFileName}; simulated there (with --data-seed and the split sizes) if absent. Default: runs/data/nbody-s<data-seed>-<train>-<valid>-<test>." };
         var dataSeed = new Option<long>("--data-seed") { Description = "Seed of the simulation when data is generated (43 as in the reference code).", DefaultValueFactory = _ => 43 };
@@ -133,7 +133,8 @@ internal static class TrainCommand
                     parse.WasGiven(hidden) ? parse.GetValue(hidden) : null, parse.WasGiven(layers) ? parse.GetValue(layers) : null,
                     parse.GetValue(data), parse.WasGiven(dataSeed) ? parse.GetValue(dataSeed) : 0,
                     parse.WasGiven(trainSize) ? parse.GetValue(trainSize) : null, parse.WasGiven(validSize) ? parse.GetValue(validSize) : null,
-                    parse.WasGiven(testSize) ? parse.GetValue(testSize) : null);
+                    parse.WasGiven(testSize) ? parse.GetValue(testSize) : null,
+                    parse.WasGiven(augment) ? parse.GetValue(augment) : reference.Augment);
             var sizes = new NBodySplitSizes(parse.GetValue(trainSize), parse.GetValue(validSize), parse.GetValue(testSize));
             long simSeed = parse.GetValue(dataSeed);
             string dataDir = parse.GetValue(data) ?? NBodyCli.DefaultDataFolder(simSeed, sizes);

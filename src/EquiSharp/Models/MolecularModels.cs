@@ -28,13 +28,13 @@ public sealed record MolecularModelOptions(int NodeChannels = 15, int Outputs = 
 /// <summary>
 /// Factory of the molecular property models by name: <c>egnn</c> (<see cref="MolecularEgnn"/>),
 /// <c>schnet</c> (<see cref="SchNet"/>), <c>mpnn</c> (<see cref="MolecularMpnn"/>), <c>pointconv</c>
-/// (<see cref="PointConv"/>), <c>segnn</c> (<see cref="MolecularSegnn"/>). Each maps a molecule batch (Positions [N, 3] Å, NodeFeatures [N, F],
+/// (<see cref="PointConv"/>), <c>segnn</c> (<see cref="MolecularSegnn"/>), <c>ponita</c> (<see cref="MolecularPonita"/>). Each maps a molecule batch (Positions [N, 3] Å, NodeFeatures [N, F],
 /// EdgeIndex) to graph outputs [G, T].
 /// </summary>
 public static class MolecularModels
 {
     /// <summary>The valid model names.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["egnn", "schnet", "mpnn", "pointconv", "segnn"];
+    public static IReadOnlyList<string> Names { get; } = ["egnn", "schnet", "mpnn", "pointconv", "segnn", "ponita"];
 
     /// <summary>Per-model defaults of hidden width and layers: (EGNN 128, 7), (SchNet 128, 6), (MPNN 64, 3), (PointConv 128, 4).</summary>
     public static (int Hidden, int Layers) Defaults(string name) => name.Trim().ToLowerInvariant() switch
@@ -44,6 +44,7 @@ public static class MolecularModels
         "mpnn" => (64, 3),
         "pointconv" => (128, 4),
         "segnn" => (128, 7),
+        "ponita" => (128, 5),
         _ => throw new ArgumentException($"Unknown molecular model '{name}'; valid names: {string.Join(", ", Names)}.", nameof(name)),
     };
 
@@ -60,6 +61,7 @@ public static class MolecularModels
             "mpnn" => new MolecularMpnn(options),
             "pointconv" => new PointConv(options),
             "segnn" => new MolecularSegnn(options),
+            "ponita" => new MolecularPonita(options),
             _ => throw new ArgumentException($"Unknown molecular model '{name}'; valid names: {string.Join(", ", Names)}.", nameof(name)),
         };
     }

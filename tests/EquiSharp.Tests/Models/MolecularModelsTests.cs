@@ -60,6 +60,35 @@ public class MolecularModelsTests
         Assert.DoesNotContain("permutation", report.FailedChecks);
     }
 
+    [Fact]
+    public void PonitaIsExactlyInvariantForItsGridsSymmetriesAndApproximatelyForOtherRotations()
+    {
+        var source = Source("ponita");
+        torch.manual_seed(36);
+        var model = EquiSharp.Tests.GroupConv.PonitaTests.Randomized(
+            new MolecularPonita(new MolecularModelOptions(NodeChannels: source.Options.FeatureCount, Hidden: 8, Layers: 2), EquiSharp.Groups.SphereGrids.Icosahedron(), calibrate: false), 37);
+        model.eval();
+        using var batch = source.CreateBatch([0, 1, 2]);
+        var y = model.forward(batch);
+        double scale = EquiSharp.Tests.MessagePassing.E3.MaxAbs(y);
+        Assert.True(scale > 1e-6);
+        double Error(Tensor r)
+        {
+            using var rotated = new InputFieldTypes().Apply(batch, new EquiSharp.Symmetry.EuclideanTransform(r));
+            return EquiSharp.Tests.MessagePassing.E3.MaxAbs(model.forward(rotated) - y) / scale;
+        }
+        var group = EquiSharp.Groups.RotationGroups.Icosahedral();
+        double worst = Enumerable.Range(0, (int)group.shape[0]).Max(k => Error(group[k]));
+        double inversion = Error(-torch.eye(3, dtype: ScalarType.Float64));
+        double random = EquiSharp.Symmetry.Rotations.RandomSO3(4, new Generator(38)).unbind(0).Max(Error);
+        Assert.True(worst < 1e-12, $"icosahedral rotations: {worst}");
+        Assert.True(inversion < 1e-12, $"inversion: {inversion}");
+        Assert.InRange(random, 1e-8, 1.0); // approximate only: the grid is not invariant under these
+        var report = EquivarianceChecker.Check(b => model.forward(b), batch, FieldSpec.Graph("property", FieldType.Invariant),
+            new EquivarianceOptions { Name = "ponita", Rotations = false, Reflections = false, Combined = false });
+        Assert.True(report.Passed, report.ToTable(failuresOnly: true));
+    }
+
     [Theory]
     [InlineData("schnet")]
     [InlineData("egnn")]

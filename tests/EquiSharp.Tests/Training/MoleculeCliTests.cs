@@ -1,7 +1,12 @@
+using EquiSharp.Cli.Training;
+using EquiSharp.Datasets.Molecules;
+using EquiSharp.Graphs;
+using TorchSharp;
 using EquiSharp.Tests.Datasets.Molecules;
 using EquiSharp.Training;
 using Xunit;
 using static EquiSharp.Tests.Training.TrainingFixtures;
+using static TorchSharp.torch;
 
 namespace EquiSharp.Tests.Training;
 
@@ -58,6 +63,39 @@ public class MoleculeCliTests : IDisposable
         var a = Checkpoint.Load(Path.Combine(root, "full", "checkpoint.ckpt")).Header.History.Select(r => r.TrainLoss);
         var b = Checkpoint.Load(Path.Combine(root, "again", "checkpoint.ckpt")).Header.History.Select(r => r.TrainLoss);
         Assert.Equal(a, b);
+    }
+
+    [Fact]
+    public void AugmentationRotatesForceTargetsWithThePositions()
+    {
+        var frames = Md17.Load(MoleculeDataTests.Fixture("rmd17_ethanol_train_01.npz"));
+        var source = new MoleculeBatchSource(frames, new MoleculeGraphOptions(AtomFeatureKind.OneHot, DType: ScalarType.Float64));
+        int[] all = Enumerable.Range(0, frames.Count).ToArray();
+        using var plain = source.CreateBatch(all);
+        torch.manual_seed(3);
+        using var rotated = MoleculeCli.Rotated(source, forces: true).CreateBatch(all);
+        torch.manual_seed(3);
+        using var wrong = MoleculeCli.Rotated(source, forces: false).CreateBatch(all);
+        // x·F per atom is unchanged when positions and forces turn together (about the origin), and changes otherwise.
+        Tensor Dots(GraphBatch b) => (b.Positions * b.NodeTarget!).sum(1);
+        Assert.True((rotated.Positions - plain.Positions).abs().max().item<double>() > 1e-3);
+        Assert.True((Dots(rotated) - Dots(plain)).abs().max().item<double>() < 1e-9);
+        Assert.True((Dots(wrong) - Dots(plain)).abs().max().item<double>() > 1e-3);
+        Assert.True((rotated.GraphTarget! - plain.GraphTarget!).abs().max().item<double>() == 0); // energies are invariant
+    }
+
+    [Fact]
+    public void PonitaRunsAugmentByDefault()
+    {
+        string run = Path.Combine(TempFolder(), "run"), plain = Path.Combine(TempFolder(), "plain");
+        string[] common = ["train", "--task", "qm9", "--target", "homo", "--data", MoleculeDataTests.Fixture("qm9_fixture.npz"), "--model", "ponita",
+            "--hidden", "4", "--layers", "1", "--train", "6", "--valid", "2", "--test", "2", "--epochs", "2", "--batch-size", "3", "--validate-every", "1"];
+        var trained = Cli([.. common, "--out", run]);
+        Assert.True(trained.Code == 0, trained.Error + trained.Out);
+        Assert.Equal("True", Checkpoint.Load(Path.Combine(run, "checkpoint.ckpt")).Header.Metadata["augment"]);
+        var off = Cli([.. common, "--augment", "false", "--out", plain]);
+        Assert.True(off.Code == 0, off.Error + off.Out);
+        Assert.Equal("False", Checkpoint.Load(Path.Combine(plain, "checkpoint.ckpt")).Header.Metadata["augment"]);
     }
 
     [Fact]
