@@ -99,7 +99,13 @@ internal static class TrainCommand
 
             string taskName = parse.GetValue(task)!;
             bool molecular = taskName != "nbody";
-            if (molecular) MoleculeCli.CheckModel(taskName, modelName);
+            if (molecular)
+            {
+                MoleculeCli.CheckModel(taskName, modelName);
+                var nbodyOnly = new Option[] { orientations, basisDim, calibrate }.Where(parse.WasGiven).ToArray();
+                if (nbodyOnly.Length > 0)
+                    throw new CliException($"{string.Join(", ", nbodyOnly.Select(o => o.Name))} only apply to --task nbody.");
+            }
             var reference = NBodyCli.Reference(modelName);
             int epochCount = parse.GetValue(quick) && !parse.WasGiven(epochs) ? QuickEpochs
                 : !parse.WasGiven(epochs) ? (molecular ? MoleculeCli.DefaultEpochs : reference.Epochs) : parse.GetValue(epochs);

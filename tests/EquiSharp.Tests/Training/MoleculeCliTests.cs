@@ -93,6 +93,9 @@ public class MoleculeCliTests : IDisposable
         var trained = Cli([.. common, "--out", run]);
         Assert.True(trained.Code == 0, trained.Error + trained.Out);
         Assert.Equal("True", Checkpoint.Load(Path.Combine(run, "checkpoint.ckpt")).Header.Metadata["augment"]);
+        var rejected = Cli([.. common, "--orientations", "20", "--out", Path.Combine(TempFolder(), "rejected")]);
+        Assert.Equal(1, rejected.Code);
+        Assert.Contains("--orientations only apply to --task nbody", rejected.Error);
         var off = Cli([.. common, "--augment", "false", "--out", plain]);
         Assert.True(off.Code == 0, off.Error + off.Out);
         Assert.Equal("False", Checkpoint.Load(Path.Combine(plain, "checkpoint.ckpt")).Header.Metadata["augment"]);
