@@ -153,7 +153,7 @@ internal static class MoleculeCli
     /// properties are invariant. Evaluation always uses the unrotated molecules.
     /// </summary>
     private static IBatchSource TrainingSource(Run run, IReadOnlyDictionary<string, string> metadata) =>
-        metadata.TryGetValue("augment", out var a) && bool.Parse(a) ? Rotated(run.Train, forces: run.Task is EnergyForceTask) : run.Train;
+        NBodyCli.Augmented(metadata) ? Rotated(run.Train, forces: run.Task is EnergyForceTask) : run.Train;
 
     /// <summary><paramref name="train"/> with every molecule rotated by its own random rotation; the node targets (forces) rotate with it when <paramref name="forces"/>.</summary>
     internal static IBatchSource Rotated(IBatchSource train, bool forces)

@@ -69,7 +69,7 @@ public sealed class ScaleTranslationGroup : LieGroup
     {
         CheckMatrix(elements);
         var (block, t) = Split(elements);
-        var lambda = block.diagonal(0, -2, -1).mean(new long[] { -1 }, keepdim: true).log();  // s I: every diagonal entry is s
+        var lambda = Scales(block).log();
         var inversePhi = Safe(lambda, l => l / torch.expm1(l), l => 1 - l / 2 + l.square() / 12 - l.pow(4) / 720);
         return torch.cat(new[] { lambda, inversePhi * t }, -1);
     }
@@ -79,7 +79,7 @@ public sealed class ScaleTranslationGroup : LieGroup
     {
         CheckMatrix(elements);
         var (block, t) = Split(elements);
-        var s = block.diagonal(0, -2, -1).mean(new long[] { -1 }, keepdim: true);
+        var s = Scales(block);
         return Homogeneous(Scaled(s.reciprocal().squeeze(-1)), -t / s);
     }
 
@@ -109,6 +109,9 @@ public sealed class ScaleTranslationGroup : LieGroup
         return (Homogeneous(block.unsqueeze(0).expand(n, s, SpaceDimension, SpaceDimension), points.unsqueeze(1).expand(n, s, SpaceDimension)),
             torch.zeros(n, 0, dtype: points.dtype, device: points.device));
     }
+
+    /// <summary>The scales s [..., 1] of blocks s I [..., d, d] (the mean of the diagonal: every entry is s).</summary>
+    private static Tensor Scales(Tensor block) => block.diagonal(0, -2, -1).mean(new long[] { -1 }, keepdim: true);
 
     /// <summary>s I [..., d, d] for scales s [...].</summary>
     private Tensor Scaled(Tensor s) =>
