@@ -120,11 +120,11 @@ internal static class MoleculeCli
     }
 
     /// <summary>Continues a molecular run from its checkpoint.</summary>
-    public static int Resume(string checkpointPath, string outDir, string? dataOverride)
+    public static int Resume(string checkpointPath, string outDir, string? dataOverride, ResumeChanges? changes = null)
     {
         var header = Checkpoint.Load(checkpointPath).Header;
         var run = Build(header.Metadata, dataOverride, checkpointPath);
-        using var trainer = Trainer.Resume(checkpointPath, run.Model, run.Task, outDir);
+        using var trainer = Trainer.Resume(checkpointPath, run.Model, run.Task, outDir, changes);
         Console.WriteLine($"resuming {checkpointPath} after epoch {trainer.CompletedEpochs} of {trainer.Options.Epochs}");
         return Fit(trainer, run);
     }

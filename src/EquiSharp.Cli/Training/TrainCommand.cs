@@ -61,12 +61,13 @@ internal static class TrainCommand
         var threads = new Option<int>("--threads") { Description = "libtorch intra-op threads (1 is fastest for these small graphs).", DefaultValueFactory = _ => TorchRuntime.DefaultThreads }.AtLeast(1);
         var workers = new Option<int>("--workers") { Description = "Threads for simulating data.", DefaultValueFactory = _ => Environment.ProcessorCount }.AtLeast(1);
         var output = new Option<string>("--out", "-o") { Description = "Run folder for checkpoint.ckpt, metrics.csv, metrics.json and learning_curve.png. Default: runs/<task>-<model> (or the first free runs/<task>-<model>-2, -3, ... when starting a new run)." };
-        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its checkpoint; options, model and data come from the checkpoint. Gives the same result as an uninterrupted run." };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its checkpoint; options, model and data come from the checkpoint (--epochs, --patience and --no-early-stop may change its length and early stopping, which also restarts a finished run). Gives the same result as an uninterrupted run." };
+        var noEarlyStop = new Option<bool>("--no-early-stop") { Description = "With --resume: turn the run's early stopping off (it trains on until --epochs)." };
 
         var command = new Command("train", "Train a model (default: EGNN on the charged-particle N-body benchmark with the reference hyper-parameters) and report the test MSE at the best validation epoch. Ctrl+C stops after the current epoch with a resumable checkpoint.")
         {
             task, model, hidden, layers, orientations, basisDim, augment, calibrate, data, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr, weightDecay,
-            optimizer, schedule, warmup, scheduleUnit, minLr, clip, ema, validateEvery, patience, seed, threads, workers, output, resume,
+            optimizer, schedule, warmup, scheduleUnit, minLr, clip, ema, validateEvery, patience, seed, threads, workers, output, resume, noEarlyStop,
         };
         var molecules = new MoleculeCli.Options();
         foreach (var option in molecules.All) command.Options.Add(option);
@@ -82,13 +83,21 @@ internal static class TrainCommand
                     outDir = $"{baseDir}-{k}";
             }
             TorchRuntime.SetThreads(parse.GetValue(threads));
+            if (parse.GetValue(noEarlyStop) && !parse.GetValue(resume))
+                throw new CliException("--no-early-stop changes a run being resumed; a new run has no early stopping unless --patience is given.");
             if (parse.GetValue(resume))
             {
-                var ignored = new Option[] { model, hidden, layers, orientations, basisDim, augment, calibrate, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr,
-                    weightDecay, optimizer, schedule, warmup, scheduleUnit, minLr, clip, ema, validateEvery, patience, seed }.Where(parse.WasGiven).ToArray();
+                var ignored = new Option[] { model, hidden, layers, orientations, basisDim, augment, calibrate, dataSeed, trainSize, validSize, testSize, quick, batchSize, lr,
+                    weightDecay, optimizer, schedule, warmup, scheduleUnit, minLr, clip, ema, validateEvery, seed }.Where(parse.WasGiven).ToArray();
                 if (ignored.Length > 0)
-                    Console.Error.WriteLine($"note: --resume takes the run's settings from its checkpoint; ignoring {string.Join(", ", ignored.Select(o => o.Name))}.");
-                return Resume(outDir, parse.GetValue(data));
+                    Console.Error.WriteLine($"note: --resume takes the run's settings from its checkpoint (except --epochs and --patience); ignoring {string.Join(", ", ignored.Select(o => o.Name))}.");
+                var changes = new ResumeChanges
+                {
+                    Epochs = parse.WasGiven(epochs) ? parse.GetValue(epochs) : null,
+                    Patience = parse.WasGiven(patience) ? parse.GetValue(patience) : null,
+                    NoEarlyStopping = parse.GetValue(noEarlyStop),
+                };
+                return Resume(outDir, parse.GetValue(data), changes);
             }
             if (parse.GetValue(task) == "nbody")
             {
@@ -173,15 +182,23 @@ internal static class TrainCommand
         return Run(trainer, dataset, modelName);
     }
 
-    private static int Resume(string outDir, string? dataDir)
+    private static int Resume(string outDir, string? dataDir, ResumeChanges changes)
     {
         string path = Path.Combine(outDir, Checkpoint.DefaultFileName);
         var header = Checkpoint.Load(path).Header;
+        try
+        {
+            changes.ApplyTo(header.Options, header.CompletedEpochs);
+        }
+        catch (ArgumentException e)
+        {
+            throw new CliException($"{path}: {e.Message}");
+        }
         if (header.Metadata.TryGetValue("task", out var taskName) && taskName != "nbody")
-            return MoleculeCli.Resume(path, outDir, dataDir);
+            return MoleculeCli.Resume(path, outDir, dataDir, changes);
         var (modelName, model) = NBodyCli.CreateModel(header.Metadata, path);
         var dataset = NBodyCli.LoadForRun(header.Metadata, dataDir, path);
-        using var trainer = Trainer.Resume(path, model, RegressionTask.NodeMse(), outDir);
+        using var trainer = Trainer.Resume(path, model, RegressionTask.NodeMse(), outDir, changes);
         Console.WriteLine($"resuming {path} after epoch {trainer.CompletedEpochs} of {trainer.Options.Epochs}");
         return Run(trainer, dataset, modelName);
     }

@@ -107,8 +107,11 @@ public sealed class Trainer : IDisposable
     /// <param name="model">A model of the saved architecture.</param>
     /// <param name="task">The task of the run (its name must match).</param>
     /// <param name="outputDirectory">Where to write from now on (default: the recorded <see cref="TrainerOptions.OutputDirectory"/>); does not affect the result.</param>
+    /// <param name="changes">More epochs or another patience (<see cref="ResumeChanges"/>); null or empty continues the run as recorded.</param>
     /// <exception cref="CheckpointException">If the file is unreadable or does not fit the model.</exception>
-    public static Trainer Resume(string checkpointPath, nn.Module<GraphBatch, Tensor> model, ITrainingTask task, string? outputDirectory = null)
+    /// <exception cref="ArgumentException">If the run cannot take <paramref name="changes"/>.</exception>
+    public static Trainer Resume(string checkpointPath, nn.Module<GraphBatch, Tensor> model, ITrainingTask task, string? outputDirectory = null,
+        ResumeChanges? changes = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(task);
@@ -117,6 +120,7 @@ public sealed class Trainer : IDisposable
         if (header.Task != task.Name)
             throw new CheckpointException(checkpointPath, $"was written for task '{header.Task}', not '{task.Name}'.");
         var options = outputDirectory is null ? header.Options : header.Options with { OutputDirectory = outputDirectory };
+        if (changes is { IsEmpty: false }) options = changes.ApplyTo(options, header.CompletedEpochs);
         var trainer = new Trainer(model, task, options, header.Metadata);
         checkpoint.LoadInto(model, best: false, checkpointPath);
         if (checkpoint.OptimizerState is null)
@@ -151,6 +155,11 @@ public sealed class Trainer : IDisposable
         trainer.validationsSinceImprovement = header.ValidationsSinceImprovement;
         trainer.bestState = checkpoint.BestModelState;
         trainer.finished = header.StopReason;
+        // A finished run that the changes give more to do (more epochs, or a patience not yet used up) trains on.
+        bool epochsLeft = trainer.CompletedEpochs < options.Epochs;
+        if (trainer.finished is StopReason.Completed && epochsLeft) trainer.finished = null;
+        if (trainer.finished is StopReason.EarlyStopped && epochsLeft && !(options.Patience is int p && trainer.validationsSinceImprovement >= p))
+            trainer.finished = null;
         return trainer;
     }
 

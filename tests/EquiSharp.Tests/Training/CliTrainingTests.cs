@@ -106,6 +106,22 @@ public class CliTrainingTests : IDisposable
         var resumed = Cli("train", "--out", run, "--resume");
         Assert.True(resumed.Code == 0, resumed.Error);
         Assert.Contains($"test MSE {CliSupport.F(testMse)}", resumed.Out);
+
+        // A finished constant-rate run can be extended; it cannot be cut short, and --no-early-stop needs --resume.
+        var shorter = Cli("train", "--out", run, "--resume", "--epochs", "3");
+        Assert.Equal(1, shorter.Code);
+        Assert.Contains("completed 4 epochs; it cannot be shortened to 3", shorter.Error);
+        var stray = Cli("train", "--data", data, "--out", Path.Combine(root, "stray"), "--no-early-stop");
+        Assert.Equal(1, stray.Code);
+        Assert.Contains("--no-early-stop", stray.Error);
+        var extended = Cli("train", "--out", run, "--resume", "--epochs", "6", "--lr", "5");
+        Assert.True(extended.Code == 0, extended.Error);
+        Assert.Contains("ignoring --lr", extended.Error);
+        var after = Checkpoint.Load(Path.Combine(run, "checkpoint.ckpt")).Header;
+        Assert.Equal(6, after.CompletedEpochs);
+        Assert.Equal(6, after.Options.Epochs);
+        Assert.Equal(1e-3, after.Options.LearningRate);
+        Assert.Equal(Enumerable.Range(1, 6), after.History.Select(r => r.Epoch));
     }
 
     [Fact]

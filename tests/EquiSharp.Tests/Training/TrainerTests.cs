@@ -116,6 +116,87 @@ public class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void ExtendingAFinishedConstantRunEqualsTheLongerRunExactly()
+    {
+        var (train, valid, test) = Splits();
+        var options = BaseOptions() with { Schedule = LearningRateSchedule.Constant, EmaDecay = 0.9 };
+
+        var straightModel = Model(7);
+        using var straight = new Trainer(straightModel, RegressionTask.NodeMse(), options with { OutputDirectory = TempFolder() });
+        var expected = straight.Fit(train, valid, test);
+
+        string folder = TempFolder();
+        using (var first = new Trainer(Model(7), RegressionTask.NodeMse(), options with { Epochs = 4, OutputDirectory = folder }))
+            Assert.Equal(StopReason.Completed, first.Fit(train, valid, test).StopReason);
+        string path = Path.Combine(folder, Checkpoint.DefaultFileName);
+        var extendedModel = Model(99);
+        using var extended = Trainer.Resume(path, extendedModel, RegressionTask.NodeMse(), changes: new ResumeChanges { Epochs = 6 });
+        var actual = extended.Fit(train, valid, test);
+
+        Assert.Equal(StopReason.Completed, actual.StopReason);
+        Assert.Equal(6, actual.CompletedEpochs);
+        Assert.Equal(6, Checkpoint.Load(path).Header.Options.Epochs);
+        var a = straightModel.parameters().ToArray();
+        var b = extendedModel.parameters().ToArray();
+        for (int i = 0; i < a.Length; i++)
+            Assert.True((a[i] == b[i]).all().item<bool>(), $"parameter {i} differs after extending the run");
+        Assert.Equal(expected.History.Select(r => r.TrainLoss), actual.History.Select(r => r.TrainLoss));
+        Assert.Equal(expected.TestAtBest!["mse"], actual.TestAtBest!["mse"]);
+
+        // Without changes the finished run stays finished.
+        using var again = Trainer.Resume(path, Model(5), RegressionTask.NodeMse());
+        Assert.Equal(6, again.Fit(train, valid, test).CompletedEpochs);
+    }
+
+    [Fact]
+    public void AnEarlyStoppedRunTrainsOnWithMorePatienceOrNone()
+    {
+        var (train, valid, _) = Splits();
+        string folder = TempFolder();
+        var options = BaseOptions(folder) with { Epochs = 9, ValidateEvery = 1, Patience = 2, MinImprovement = 1e9, Schedule = LearningRateSchedule.Constant };
+        using (var trainer = new Trainer(Model(5), RegressionTask.NodeMse(), options))
+            Assert.Equal(3, trainer.Fit(train, valid).CompletedEpochs); // best at 1; validations 2 and 3 use up patience 2
+        string path = Path.Combine(folder, Checkpoint.DefaultFileName);
+
+        // The count of validations without improvement (2) is kept: patience 4 allows two more.
+        using (var more = Trainer.Resume(path, Model(5), RegressionTask.NodeMse(), changes: new ResumeChanges { Patience = 4 }))
+        {
+            var result = more.Fit(train, valid);
+            Assert.Equal(StopReason.EarlyStopped, result.StopReason);
+            Assert.Equal(5, result.CompletedEpochs);
+            Assert.Equal(1, result.BestEpoch);
+        }
+        // A patience the count already reaches changes nothing.
+        using (var same = Trainer.Resume(path, Model(5), RegressionTask.NodeMse(), changes: new ResumeChanges { Patience = 3 }))
+            Assert.Equal(5, same.Fit(train, valid).CompletedEpochs);
+        using (var none = Trainer.Resume(path, Model(5), RegressionTask.NodeMse(), changes: new ResumeChanges { NoEarlyStopping = true }))
+        {
+            var result = none.Fit(train, valid);
+            Assert.Equal(StopReason.Completed, result.StopReason);
+            Assert.Equal(9, result.CompletedEpochs);
+        }
+        Assert.Null(Checkpoint.Load(path).Header.Options.Patience);
+    }
+
+    [Fact]
+    public void ResumeChangesTheRunCannotTakeAreRejected()
+    {
+        var (train, valid, _) = Splits();
+        string folder = TempFolder();
+        using (var trainer = new Trainer(Model(5), RegressionTask.NodeMse(), BaseOptions(folder) with { Epochs = 4 }))
+            trainer.Fit(train, valid);
+        string path = Path.Combine(folder, Checkpoint.DefaultFileName);
+        var cosine = Assert.Throws<ArgumentException>(() => Trainer.Resume(path, Model(5), RegressionTask.NodeMse(), changes: new ResumeChanges { Epochs = 8 }));
+        Assert.Contains("cosine learning-rate schedule is laid out over its 4 epochs", cosine.Message);
+        var shorter = Assert.Throws<ArgumentException>(() => new ResumeChanges { Epochs = 3 }.ApplyTo(BaseOptions() with { Schedule = LearningRateSchedule.Constant }, 4));
+        Assert.Contains("cannot be shortened to 3", shorter.Message);
+        Assert.Throws<ArgumentException>(() => new ResumeChanges { Patience = 2, NoEarlyStopping = true }.ApplyTo(BaseOptions(), 1));
+        Assert.ThrowsAny<ArgumentException>(() => new ResumeChanges { Patience = 0 }.ApplyTo(BaseOptions(), 1));
+        // The same number of epochs is no change, whatever the schedule.
+        Assert.Equal(6, new ResumeChanges { Epochs = 6 }.ApplyTo(BaseOptions(), 2).Epochs);
+    }
+
+    [Fact]
     public void PatienceCountsValidationsNotEpochs()
     {
         var (train, valid, _) = Splits();
