@@ -188,7 +188,7 @@ internal static class TrainCommand
         var header = Checkpoint.Load(path).Header;
         try
         {
-            changes.ApplyTo(header.Options, header.CompletedEpochs);
+            changes.ApplyTo(header.Options, header.CompletedEpochs); // refuse a change before the model and data are built
         }
         catch (ArgumentException e)
         {

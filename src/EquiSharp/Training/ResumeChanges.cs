@@ -21,9 +21,6 @@ public sealed record ResumeChanges
     /// <summary>Turns early stopping off.</summary>
     public bool NoEarlyStopping { get; init; }
 
-    /// <summary>True when nothing is changed.</summary>
-    public bool IsEmpty => Epochs is null && Patience is null && !NoEarlyStopping;
-
     /// <summary>The recorded options of a run with these changes applied.</summary>
     /// <param name="recorded">The run's options.</param>
     /// <param name="completedEpochs">Epochs the run has completed.</param>

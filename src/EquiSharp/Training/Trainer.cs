@@ -120,7 +120,7 @@ public sealed class Trainer : IDisposable
         if (header.Task != task.Name)
             throw new CheckpointException(checkpointPath, $"was written for task '{header.Task}', not '{task.Name}'.");
         var options = outputDirectory is null ? header.Options : header.Options with { OutputDirectory = outputDirectory };
-        if (changes is { IsEmpty: false }) options = changes.ApplyTo(options, header.CompletedEpochs);
+        if (changes is not null) options = changes.ApplyTo(options, header.CompletedEpochs);
         var trainer = new Trainer(model, task, options, header.Metadata);
         checkpoint.LoadInto(model, best: false, checkpointPath);
         if (checkpoint.OptimizerState is null)
