@@ -52,7 +52,8 @@ internal static class TrainCommand
         var warmup = new Option<int>("--warmup") { Description = "Epochs of linear learning-rate warm-up (default: the model's reference; ponita 10).", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var scheduleUnit = new Option<string>("--schedule-unit") { Description = "Update the learning rate every optimiser 'step' (smooth) or once per 'epoch'.", DefaultValueFactory = _ => "step" };
         scheduleUnit.AcceptOnlyFromAmong("step", "epoch");
-        var minLr = new Option<double>("--min-lr") { Description = "Final learning rate of the cosine schedule.", DefaultValueFactory = _ => 0 }.Positive(allowZero: true);
+        var minLr = new Option<double>("--min-lr") { Description = "Final learning rate of the cosine schedule and of the constant schedule's --cooldown.", DefaultValueFactory = _ => 0 }.Positive(allowZero: true);
+        var cooldown = new Option<int>("--cooldown") { Description = "Constant schedule: decay the rate along a half cosine to --min-lr over the last N epochs (warm-up, stable, decay). With --resume it can be added to a constant-rate run, or moved, as long as it begins after the completed epochs.", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var clip = new Option<double?>("--clip") { Description = "Clip the total gradient L2 norm to this value (default: the model's reference; none, ponita 0.5)." }.Positive();
         var ema = new Option<double?>("--ema") { Description = "Keep an exponential moving average of the weights with this decay (e.g. 0.999) and validate, test and save it instead of the last weights (default: off)." }.Positive();
         var validateEvery = new Option<int>("--validate-every") { Description = "Validate every k epochs (and after the last); the test MSE is reported at the best validation epoch.", DefaultValueFactory = _ => 5 }.AtLeast(1);
@@ -61,13 +62,13 @@ internal static class TrainCommand
         var threads = new Option<int>("--threads") { Description = "libtorch intra-op threads (1 is fastest for these small graphs).", DefaultValueFactory = _ => TorchRuntime.DefaultThreads }.AtLeast(1);
         var workers = new Option<int>("--workers") { Description = "Threads for simulating data.", DefaultValueFactory = _ => Environment.ProcessorCount }.AtLeast(1);
         var output = new Option<string>("--out", "-o") { Description = "Run folder for checkpoint.ckpt, metrics.csv, metrics.json and learning_curve.png. Default: runs/<task>-<model> (or the first free runs/<task>-<model>-2, -3, ... when starting a new run)." };
-        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its checkpoint; options, model and data come from the checkpoint (--epochs, --patience and --no-early-stop may change its length and early stopping, which also restarts a finished run). Gives the same result as an uninterrupted run." };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its checkpoint; options, model and data come from the checkpoint (--epochs, --cooldown, --patience and --no-early-stop may change its length, cooldown and early stopping, which also restarts a finished run). Gives the same result as an uninterrupted run." };
         var noEarlyStop = new Option<bool>("--no-early-stop") { Description = "With --resume: turn the run's early stopping off (it trains on until --epochs)." };
 
         var command = new Command("train", "Train a model (default: EGNN on the charged-particle N-body benchmark with the reference hyper-parameters) and report the test MSE at the best validation epoch. Ctrl+C stops after the current epoch with a resumable checkpoint.")
         {
             task, model, hidden, layers, orientations, basisDim, augment, calibrate, data, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr, weightDecay,
-            optimizer, schedule, warmup, scheduleUnit, minLr, clip, ema, validateEvery, patience, seed, threads, workers, output, resume, noEarlyStop,
+            optimizer, schedule, warmup, scheduleUnit, minLr, cooldown, clip, ema, validateEvery, patience, seed, threads, workers, output, resume, noEarlyStop,
         };
         var molecules = new MoleculeCli.Options();
         foreach (var option in molecules.All) command.Options.Add(option);
@@ -90,10 +91,11 @@ internal static class TrainCommand
                 var ignored = new Option[] { model, hidden, layers, orientations, basisDim, augment, calibrate, dataSeed, trainSize, validSize, testSize, quick, batchSize, lr,
                     weightDecay, optimizer, schedule, warmup, scheduleUnit, minLr, clip, ema, validateEvery, seed }.Where(parse.WasGiven).ToArray();
                 if (ignored.Length > 0)
-                    Console.Error.WriteLine($"note: --resume takes the run's settings from its checkpoint (except --epochs and --patience); ignoring {string.Join(", ", ignored.Select(o => o.Name))}.");
+                    Console.Error.WriteLine($"note: --resume takes the run's settings from its checkpoint (except --epochs, --cooldown and --patience); ignoring {string.Join(", ", ignored.Select(o => o.Name))}.");
                 var changes = new ResumeChanges
                 {
                     Epochs = parse.WasGiven(epochs) ? parse.GetValue(epochs) : null,
+                    CooldownEpochs = parse.WasGiven(cooldown) ? parse.GetValue(cooldown) : null,
                     Patience = parse.WasGiven(patience) ? parse.GetValue(patience) : null,
                     NoEarlyStopping = parse.GetValue(noEarlyStop),
                 };
@@ -125,6 +127,12 @@ internal static class TrainCommand
                 : molecular ? molecules.ReferenceLearningRate(parse, taskName) : reference.LearningRate;
             if (parse.GetValue(minLr) > learningRate)
                 throw new CliException($"--min-lr ({parse.GetValue(minLr)}) must not exceed --lr ({learningRate}).");
+            var scheduleKind = (parse.WasGiven(schedule) ? parse.GetValue(schedule) == "cosine" : reference.Cosine) ? LearningRateSchedule.Cosine : LearningRateSchedule.Constant;
+            int cooldownEpochs = parse.GetValue(cooldown);
+            if (cooldownEpochs > 0 && scheduleKind != LearningRateSchedule.Constant)
+                throw new CliException($"--cooldown applies to --schedule constant; the {modelName} run's schedule is cosine (give --schedule constant).");
+            if (cooldownEpochs > epochCount - warmupEpochs)
+                throw new CliException($"--cooldown ({cooldownEpochs}) must not exceed the epochs after the warm-up ({epochCount} - {warmupEpochs}).");
             var options = new TrainerOptions
             {
                 Epochs = epochCount,
@@ -132,8 +140,9 @@ internal static class TrainCommand
                 LearningRate = learningRate,
                 WeightDecay = parse.WasGiven(weightDecay) ? parse.GetValue(weightDecay) : reference.WeightDecay,
                 Optimizer = parse.GetValue(optimizer) == "adamw" ? OptimizerKind.AdamW : OptimizerKind.Adam,
-                Schedule = (parse.WasGiven(schedule) ? parse.GetValue(schedule) == "cosine" : reference.Cosine) ? LearningRateSchedule.Cosine : LearningRateSchedule.Constant,
+                Schedule = scheduleKind,
                 WarmupEpochs = warmupEpochs,
+                CooldownEpochs = cooldownEpochs,
                 ScheduleGranularity = parse.GetValue(scheduleUnit) == "epoch" ? ScheduleGranularity.Epoch : ScheduleGranularity.Step,
                 MinLearningRate = parse.GetValue(minLr),
                 GradientClipNorm = parse.WasGiven(clip) ? parse.GetValue(clip) : reference.Clip,
@@ -209,7 +218,7 @@ internal static class TrainCommand
         long parameters = trainer.Model.parameters().Sum(p => p.numel());
         Console.WriteLine($"N-body (5 charged particles, frames 30 -> 40): {modelName}, {parameters} parameters; {dataset.Train.Count}/{dataset.Valid.Count}/{dataset.Test.Count} trajectories; " +
             $"{options.Optimizer} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, weight decay {options.WeightDecay.ToString(CultureInfo.InvariantCulture)}, batch {options.BatchSize}, " +
-            $"{(options.EmaDecay is double decay ? $"weight EMA {decay.ToString(CultureInfo.InvariantCulture)}, " : "")}{options.Epochs} epochs, validate every {options.ValidateEvery}; {TorchRuntime.Threads} thread(s); run folder {options.OutputDirectory}");
+            $"{(options.EmaDecay is double decay ? $"weight EMA {decay.ToString(CultureInfo.InvariantCulture)}, " : "")}{options.Epochs} epochs{(options.CooldownEpochs > 0 ? $" (the last {options.CooldownEpochs} a cooldown)" : "")}, validate every {options.ValidateEvery}; {TorchRuntime.Threads} thread(s); run folder {options.OutputDirectory}");
 
         var clock = Stopwatch.StartNew();
         string title = $"N-body {modelName}: {options.Optimizer} lr {options.LearningRate.ToString(CultureInfo.InvariantCulture)}, batch {options.BatchSize}, seed {options.Seed}";

@@ -11,6 +11,10 @@ namespace EquiSharp.Training;
 /// base rate. After it, <see cref="LearningRateSchedule.Constant"/> keeps the base rate and
 /// <see cref="LearningRateSchedule.Cosine"/> uses lr = min + (base − min) × ½ (1 + cos(π (t − W) / (T − W))),
 /// which starts at the base rate right after the warm-up and approaches min at the last step.</para>
+/// <para>A constant schedule with a cooldown of C epochs (<see cref="TrainerOptions.CooldownEpochs"/>) keeps the
+/// base rate until D = (Epochs − C) × S steps (D = Epochs − C epochs) and then follows the same half cosine
+/// over [D, T): lr = min + (base − min) × ½ (1 + cos(π (t − D) / (T − D))). A cooldown over every epoch after the
+/// warm-up (C = Epochs − WarmupEpochs) therefore equals the cosine schedule.</para>
 /// </remarks>
 public static class LearningRateSchedules
 {
@@ -29,26 +33,33 @@ public static class LearningRateSchedules
         if (step < 0 || step >= stepsPerEpoch)
             throw new ArgumentOutOfRangeException(nameof(step), step, $"The step must lie in [0, {stepsPerEpoch}).");
 
-        long t, total, warmup;
+        long t, total, warmup, cooldown;
         if (options.ScheduleGranularity == ScheduleGranularity.Step)
         {
             t = (long)epoch * stepsPerEpoch + step;
             total = (long)options.Epochs * stepsPerEpoch;
             warmup = (long)options.WarmupEpochs * stepsPerEpoch;
+            cooldown = (long)options.CooldownStart * stepsPerEpoch;
         }
         else
         {
             t = epoch;
             total = options.Epochs;
             warmup = options.WarmupEpochs;
+            cooldown = options.CooldownStart;
         }
 
         double baseLr = options.LearningRate;
         if (t < warmup)
             return baseLr * (t + 1) / warmup;
+        long decayStart = warmup;
         if (options.Schedule == LearningRateSchedule.Constant)
-            return baseLr;
-        double progress = (double)(t - warmup) / (total - warmup);
+        {
+            if (t < cooldown)
+                return baseLr;
+            decayStart = cooldown;
+        }
+        double progress = (double)(t - decayStart) / (total - decayStart);
         return options.MinLearningRate + (baseLr - options.MinLearningRate) * 0.5 * (1 + Math.Cos(Math.PI * progress));
     }
 }

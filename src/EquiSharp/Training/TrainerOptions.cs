@@ -17,7 +17,10 @@ public enum OptimizerKind
 [JsonConverter(typeof(JsonStringEnumConverter<LearningRateSchedule>))]
 public enum LearningRateSchedule
 {
-    /// <summary>The base learning rate throughout (after the optional linear warm-up).</summary>
+    /// <summary>
+    /// The base learning rate after the optional linear warm-up, until the optional cooldown
+    /// (<see cref="TrainerOptions.CooldownEpochs"/>) of the last epochs decays it to <see cref="TrainerOptions.MinLearningRate"/>.
+    /// </summary>
     Constant,
 
     /// <summary>Linear warm-up, then cosine decay from the base rate to <see cref="TrainerOptions.MinLearningRate"/> at the last epoch.</summary>
@@ -77,8 +80,20 @@ public sealed record TrainerOptions
     /// <summary>Whether the schedule is evaluated per optimiser step or per epoch.</summary>
     public ScheduleGranularity ScheduleGranularity { get; init; } = ScheduleGranularity.Step;
 
-    /// <summary>Final learning rate of the cosine schedule.</summary>
+    /// <summary>Final learning rate of the cosine schedule and of the constant schedule's cooldown.</summary>
     public double MinLearningRate { get; init; }
+
+    /// <summary>
+    /// Constant schedule only: the last this many epochs decay the rate from the base rate to
+    /// <see cref="MinLearningRate"/> along a half cosine (a warm-up–stable–decay schedule); 0 = no cooldown.
+    /// Unlike a cosine schedule, the run's length need not be fixed in advance: a resumed run may still
+    /// be extended or given a cooldown while the cooldown has not begun (<see cref="ResumeChanges"/>).
+    /// </summary>
+    public int CooldownEpochs { get; init; }
+
+    /// <summary>The first (zero-based) epoch of the cooldown; <see cref="Epochs"/> when there is none.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int CooldownStart => Epochs - CooldownEpochs;
 
     /// <summary>Maximum total gradient norm (L2 over all parameters); null = no clipping.</summary>
     public double? GradientClipNorm { get; init; }
@@ -131,6 +146,10 @@ public sealed record TrainerOptions
         Require(Finite(Epsilon) && Epsilon >= 0, nameof(Epsilon), Epsilon, "must be a finite number ≥ 0");
         Require(WarmupEpochs >= 0 && WarmupEpochs < Epochs, nameof(WarmupEpochs), WarmupEpochs,
             $"must lie in [0, Epochs = {Epochs})");
+        Require(CooldownEpochs >= 0 && CooldownEpochs <= Epochs - WarmupEpochs, nameof(CooldownEpochs), CooldownEpochs,
+            $"must lie in [0, Epochs − WarmupEpochs = {Epochs - WarmupEpochs}]");
+        Require(CooldownEpochs == 0 || Schedule == LearningRateSchedule.Constant, nameof(CooldownEpochs), CooldownEpochs,
+            $"applies to the constant schedule only (the {Schedule.ToString().ToLowerInvariant()} schedule decays by itself)");
         Require(Finite(MinLearningRate) && MinLearningRate >= 0 && MinLearningRate <= LearningRate, nameof(MinLearningRate),
             MinLearningRate, $"must lie in [0, LearningRate = {LearningRate}]");
         Require(GradientClipNorm is null || (Finite(GradientClipNorm.Value) && GradientClipNorm > 0), nameof(GradientClipNorm),

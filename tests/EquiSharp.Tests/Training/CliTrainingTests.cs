@@ -122,6 +122,19 @@ public class CliTrainingTests : IDisposable
         Assert.Equal(6, after.Options.Epochs);
         Assert.Equal(1e-3, after.Options.LearningRate);
         Assert.Equal(Enumerable.Range(1, 6), after.History.Select(r => r.Epoch));
+
+        // A cooldown is added on resume when it begins after the completed epochs, and refused on a cosine run.
+        var late = Cli("train", "--out", run, "--resume", "--cooldown", "2");
+        Assert.Equal(1, late.Code);
+        Assert.Contains("at most 0 cooldown epochs", late.Error);
+        var cooled = Cli("train", "--out", run, "--resume", "--epochs", "8", "--cooldown", "2");
+        Assert.True(cooled.Code == 0, cooled.Error);
+        var last = Checkpoint.Load(Path.Combine(run, "checkpoint.ckpt")).Header;
+        Assert.Equal((8, 2), (last.Options.Epochs, last.Options.CooldownEpochs));
+        Assert.True(last.History[^1].LearningRate < last.History[5].LearningRate);
+        var onCosine = Cli("train", "--data", data, "--out", Path.Combine(root, "cosine"), "--schedule", "cosine", "--cooldown", "2");
+        Assert.Equal(1, onCosine.Code);
+        Assert.Contains("--cooldown applies to --schedule constant", onCosine.Error);
     }
 
     [Fact]

@@ -62,6 +62,56 @@ public class LearningRateScheduleTests
         Assert.Equal(1e-3, LearningRateSchedules.At(noWarmup, 0, 0, 5));
     }
 
+    [Theory]
+    [InlineData(ScheduleGranularity.Step)]
+    [InlineData(ScheduleGranularity.Epoch)]
+    public void ACooldownOverEveryEpochAfterTheWarmupIsTheCosineSchedule(ScheduleGranularity granularity)
+    {
+        var cosine = Cosine with { ScheduleGranularity = granularity };
+        var cooled = cosine with { Schedule = LearningRateSchedule.Constant, CooldownEpochs = 8 };
+        for (int e = 0; e < 10; e++)
+            for (int s = 0; s < 3; s++)
+                Assert.Equal(LearningRateSchedules.At(cosine, e, s, 3), LearningRateSchedules.At(cooled, e, s, 3));
+    }
+
+    [Fact]
+    public void ACooldownKeepsTheBaseRateUntilItBeginsThenDecaysToTheMinimum()
+    {
+        // 10 epochs of 4 steps, warm-up 2, cooldown 3: base rate for epochs 2..6, half cosine over steps [28, 40).
+        var options = Cosine with { Schedule = LearningRateSchedule.Constant, CooldownEpochs = 3, ScheduleGranularity = ScheduleGranularity.Step };
+        for (int e = 2; e < 7; e++)
+            for (int s = 0; s < 4; s++)
+                Assert.Equal(1e-3, LearningRateSchedules.At(options, e, s, 4));
+        Assert.Equal(1e-3, LearningRateSchedules.At(options, 7, 0, 4)); // the first cooldown step still has the base rate
+        Assert.Equal(1e-5 + (1e-3 - 1e-5) * 0.5 * (1 + Math.Cos(Math.PI * 6 / 12)), LearningRateSchedules.At(options, 8, 2, 4), 15);
+        Assert.Equal(1e-5 + (1e-3 - 1e-5) * 0.5 * (1 + Math.Cos(Math.PI * 11 / 12)), LearningRateSchedules.At(options, 9, 3, 4), 15);
+        double previous = double.PositiveInfinity;
+        for (int e = 7; e < 10; e++)
+            for (int s = 0; s < 4; s++)
+            {
+                double lr = LearningRateSchedules.At(options, e, s, 4);
+                Assert.True(lr < previous || (e == 7 && s == 0));
+                previous = lr;
+            }
+        // Per epoch, the cooldown's epochs have the rates of a 3-epoch cosine.
+        var perEpoch = options with { ScheduleGranularity = ScheduleGranularity.Epoch };
+        Assert.Equal(1e-3, LearningRateSchedules.At(perEpoch, 6, 3, 4));
+        Assert.Equal(1e-5 + (1e-3 - 1e-5) * 0.75, LearningRateSchedules.At(perEpoch, 8, 0, 4), 15); // ½ (1 + cos(π/3)), progress 1/3
+    }
+
+    [Fact]
+    public void ACooldownIsValidatedAgainstTheScheduleAndTheEpochs()
+    {
+        var constant = Cosine with { Schedule = LearningRateSchedule.Constant };
+        constant.Validate();
+        (constant with { CooldownEpochs = 8 }).Validate();
+        var tooLong = Assert.Throws<ArgumentException>(() => (constant with { CooldownEpochs = 9 }).Validate());
+        Assert.Contains("CooldownEpochs = 9", tooLong.Message);
+        var onCosine = Assert.Throws<ArgumentException>(() => (Cosine with { CooldownEpochs = 2 }).Validate());
+        Assert.Contains("constant schedule only", onCosine.Message);
+        Assert.Throws<ArgumentException>(() => (constant with { CooldownEpochs = -1 }).Validate());
+    }
+
     [Fact]
     public void RejectsOutOfRangeArguments()
     {

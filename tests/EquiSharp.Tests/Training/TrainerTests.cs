@@ -149,6 +149,60 @@ public class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void AConstantRunGivenACooldownWhenResumedEqualsARunPlannedWithItExactly()
+    {
+        var (train, valid, test) = Splits();
+        var options = BaseOptions() with { Schedule = LearningRateSchedule.Constant, CooldownEpochs = 3, EmaDecay = 0.9 };
+
+        var plannedModel = Model(7);
+        using var planned = new Trainer(plannedModel, RegressionTask.NodeMse(), options with { OutputDirectory = TempFolder() });
+        var expected = planned.Fit(train, valid, test);
+
+        // Three epochs at a constant rate with no end in sight, then extended to six with the last three a cooldown.
+        string folder = TempFolder();
+        using (var first = new Trainer(Model(7), RegressionTask.NodeMse(), options with { Epochs = 3, CooldownEpochs = 0, OutputDirectory = folder }))
+            first.Fit(train, valid, test);
+        string path = Path.Combine(folder, Checkpoint.DefaultFileName);
+        var cooledModel = Model(99);
+        using (var cooled = Trainer.Resume(path, cooledModel, RegressionTask.NodeMse(), changes: new ResumeChanges { Epochs = 6, CooldownEpochs = 3 }))
+        {
+            var actual = cooled.Fit(train, valid, test);
+            Assert.Equal(6, actual.CompletedEpochs);
+            var a = plannedModel.parameters().ToArray();
+            var b = cooledModel.parameters().ToArray();
+            for (int i = 0; i < a.Length; i++)
+                Assert.True((a[i] == b[i]).all().item<bool>(), $"parameter {i} differs after adding the cooldown");
+            Assert.Equal(expected.History.Select(r => r.TrainLoss), actual.History.Select(r => r.TrainLoss));
+            Assert.Equal(expected.History.Select(r => r.LearningRate), actual.History.Select(r => r.LearningRate));
+            Assert.Equal(expected.TestAtBest!["mse"], actual.TestAtBest!["mse"]);
+        }
+        Assert.Equal(3, Checkpoint.Load(path).Header.Options.CooldownEpochs);
+
+        // Once the cooldown has begun, the run's length and cooldown are fixed.
+        var begun = Assert.Throws<ArgumentException>(() => Trainer.Resume(path, Model(5), RegressionTask.NodeMse(), changes: new ResumeChanges { Epochs = 8 }));
+        Assert.Contains("cooldown began at epoch 4", begun.Message);
+    }
+
+    [Fact]
+    public void ACooldownMustBeginAfterTheCompletedEpochs()
+    {
+        var constant = BaseOptions() with { Schedule = LearningRateSchedule.Constant, Epochs = 10 };
+        // 4 of 10 epochs done: a cooldown of up to 6 epochs fits; 7 would re-rate epoch 4.
+        Assert.Equal(6, new ResumeChanges { CooldownEpochs = 6 }.ApplyTo(constant, 4).CooldownEpochs);
+        var early = Assert.Throws<ArgumentException>(() => new ResumeChanges { CooldownEpochs = 7 }.ApplyTo(constant, 4));
+        Assert.Contains("would begin at epoch 4", early.Message);
+        Assert.Contains("at most 6 cooldown epochs", early.Message);
+        // A planned cooldown that has not begun may be moved or removed; one that has begun may not.
+        var planned = constant with { CooldownEpochs = 3 };
+        Assert.Equal(10, new ResumeChanges { Epochs = 13 }.ApplyTo(planned, 7).CooldownStart);
+        Assert.Equal(0, new ResumeChanges { CooldownEpochs = 0 }.ApplyTo(planned, 7).CooldownEpochs);
+        Assert.Throws<ArgumentException>(() => new ResumeChanges { CooldownEpochs = 2 }.ApplyTo(planned, 8));
+        // A cosine run has no cooldown to change.
+        var cosine = Assert.Throws<ArgumentException>(() => new ResumeChanges { CooldownEpochs = 2 }.ApplyTo(BaseOptions(), 1));
+        Assert.Contains("constant rate", cosine.Message);
+    }
+
+    [Fact]
     public void AnEarlyStoppedRunTrainsOnWithMorePatienceOrNone()
     {
         var (train, valid, _) = Splits();
