@@ -33,20 +33,20 @@ public static class LearningRateSchedules
         if (step < 0 || step >= stepsPerEpoch)
             throw new ArgumentOutOfRangeException(nameof(step), step, $"The step must lie in [0, {stepsPerEpoch}).");
 
-        long t, total, warmup, cooldown;
+        long t, total, warmup, cooldownStart;
         if (options.ScheduleGranularity == ScheduleGranularity.Step)
         {
             t = (long)epoch * stepsPerEpoch + step;
             total = (long)options.Epochs * stepsPerEpoch;
             warmup = (long)options.WarmupEpochs * stepsPerEpoch;
-            cooldown = (long)options.CooldownStart * stepsPerEpoch;
+            cooldownStart = (long)options.CooldownStart * stepsPerEpoch;
         }
         else
         {
             t = epoch;
             total = options.Epochs;
             warmup = options.WarmupEpochs;
-            cooldown = options.CooldownStart;
+            cooldownStart = options.CooldownStart;
         }
 
         double baseLr = options.LearningRate;
@@ -55,9 +55,9 @@ public static class LearningRateSchedules
         long decayStart = warmup;
         if (options.Schedule == LearningRateSchedule.Constant)
         {
-            if (t < cooldown)
+            if (t < cooldownStart)
                 return baseLr;
-            decayStart = cooldown;
+            decayStart = cooldownStart;
         }
         double progress = (double)(t - decayStart) / (total - decayStart);
         return options.MinLearningRate + (baseLr - options.MinLearningRate) * 0.5 * (1 + Math.Cos(Math.PI * progress));

@@ -53,8 +53,6 @@ public sealed record ResumeChanges
         {
             if (recorded.Schedule != LearningRateSchedule.Constant)
                 throw new ArgumentException($"A cooldown applies to a run with a constant rate; this run's schedule is {recorded.Schedule.ToString().ToLowerInvariant()}.");
-            if (cooldown < 0 || cooldown > options.Epochs - options.WarmupEpochs)
-                throw new ArgumentException($"A cooldown of {cooldown} epochs does not fit a run of {options.Epochs} epochs with {options.WarmupEpochs} of warm-up.");
             options = options with { CooldownEpochs = cooldown };
         }
         if (options.CooldownStart != recorded.CooldownStart || options.Epochs != recorded.Epochs)

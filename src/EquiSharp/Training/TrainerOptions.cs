@@ -92,7 +92,7 @@ public sealed record TrainerOptions
     public int CooldownEpochs { get; init; }
 
     /// <summary>The first (zero-based) epoch of the cooldown; <see cref="Epochs"/> when there is none.</summary>
-    [System.Text.Json.Serialization.JsonIgnore]
+    [JsonIgnore]
     public int CooldownStart => Epochs - CooldownEpochs;
 
     /// <summary>Maximum total gradient norm (L2 over all parameters); null = no clipping.</summary>
