@@ -65,7 +65,7 @@ internal static class MoleculeCli
 
     /// <summary>Starts a new QM9 or rMD17 run.</summary>
     public static int Start(System.CommandLine.ParseResult parse, Options o, string task, string model, TrainerOptions options,
-        int? hidden, int? layers, string? data, long dataSeed, int? train, int? valid, int? test, bool augment)
+        int? hidden, int? layers, string? data, long dataSeed, int? train, int? valid, int? test, bool augment, string? initFrom = null)
     {
         string checkpoint = Path.Combine(options.OutputDirectory!, Checkpoint.DefaultFileName);
         if (File.Exists(checkpoint))
@@ -115,6 +115,7 @@ internal static class MoleculeCli
         torch.manual_seed(options.Seed);
         // Build created the model before seeding; recreate it so that initialisation follows --seed.
         run = run with { Model = CreateModel(metadata, run.Task is EnergyForceTask) };
+        if (initFrom is not null) WarmStart.Apply(run.Model, initFrom, metadata);
         using var trainer = new Trainer(run.Model, run.Task, options, metadata);
         return Fit(trainer, run);
     }

@@ -64,11 +64,12 @@ internal static class TrainCommand
         var output = new Option<string>("--out", "-o") { Description = "Run folder for checkpoint.ckpt, metrics.csv, metrics.json and learning_curve.png. Default: runs/<task>-<model> (or the first free runs/<task>-<model>-2, -3, ... when starting a new run)." };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its checkpoint; options, model and data come from the checkpoint (--epochs, --cooldown, --patience and --no-early-stop may change its length, cooldown and early stopping, which also restarts a finished run). Gives the same result as an uninterrupted run." };
         var noEarlyStop = new Option<bool>("--no-early-stop") { Description = "With --resume: turn the run's early stopping off (it trains on until --epochs)." };
+        var initFrom = new Option<string?>("--init-from") { Description = "Start a new run from the weights another run's checkpoint validated and tested (its best-validation weights): fine-tuning, or a warm restart with a fresh optimiser, schedule and weight average. The model given on the command line must have the same parameters (names and shapes)." };
 
         var command = new Command("train", "Train a model (default: EGNN on the charged-particle N-body benchmark with the reference hyper-parameters) and report the test MSE at the best validation epoch. Ctrl+C stops after the current epoch with a resumable checkpoint.")
         {
             task, model, hidden, layers, orientations, basisDim, augment, calibrate, data, dataSeed, trainSize, validSize, testSize, epochs, quick, batchSize, lr, weightDecay,
-            optimizer, schedule, warmup, scheduleUnit, minLr, cooldown, clip, ema, validateEvery, patience, seed, threads, workers, output, resume, noEarlyStop,
+            optimizer, schedule, warmup, scheduleUnit, minLr, cooldown, clip, ema, validateEvery, patience, seed, threads, workers, output, resume, noEarlyStop, initFrom,
         };
         var molecules = new MoleculeCli.Options();
         foreach (var option in molecules.All) command.Options.Add(option);
@@ -86,6 +87,8 @@ internal static class TrainCommand
             TorchRuntime.SetThreads(parse.GetValue(threads));
             if (parse.GetValue(noEarlyStop) && !parse.GetValue(resume))
                 throw new CliException("--no-early-stop changes a run being resumed; a new run has no early stopping unless --patience is given.");
+            if (parse.WasGiven(initFrom) && parse.GetValue(resume))
+                throw new CliException("--init-from starts a new run from another run's weights; --resume continues the run in --out from its own checkpoint.");
             if (parse.GetValue(resume))
             {
                 var ignored = new Option[] { model, hidden, layers, orientations, basisDim, augment, calibrate, dataSeed, trainSize, validSize, testSize, quick, batchSize, lr,
@@ -158,7 +161,7 @@ internal static class TrainCommand
                     parse.GetValue(data), parse.WasGiven(dataSeed) ? parse.GetValue(dataSeed) : 0,
                     parse.WasGiven(trainSize) ? parse.GetValue(trainSize) : null, parse.WasGiven(validSize) ? parse.GetValue(validSize) : null,
                     parse.WasGiven(testSize) ? parse.GetValue(testSize) : null,
-                    parse.WasGiven(augment) ? parse.GetValue(augment) : reference.Augment);
+                    parse.WasGiven(augment) ? parse.GetValue(augment) : reference.Augment, parse.GetValue(initFrom));
             var sizes = new NBodySplitSizes(parse.GetValue(trainSize), parse.GetValue(validSize), parse.GetValue(testSize));
             long simSeed = parse.GetValue(dataSeed);
             string dataDir = parse.GetValue(data) ?? NBodyCli.DefaultDataFolder(simSeed, sizes);
@@ -168,13 +171,13 @@ internal static class TrainCommand
                 parse.WasGiven(calibrate) ? parse.GetValue(calibrate) : reference.Calibrate);
             bool augmentBatches = parse.WasGiven(augment) ? parse.GetValue(augment) : reference.Augment;
             return Start(options, modelName, modelOptions, augmentBatches, dataDir, simSeed, sizes,
-                parse.WasGiven(dataSeed), checkSizes, parse.GetValue(workers));
+                parse.WasGiven(dataSeed), checkSizes, parse.GetValue(workers), parse.GetValue(initFrom));
         }));
         return command;
     }
 
     private static int Start(TrainerOptions options, string modelName, NBodyModelOptions modelOptions, bool augment, string dataDir, long dataSeed,
-        NBodySplitSizes sizes, bool checkSeed, bool[] checkSizes, int workers)
+        NBodySplitSizes sizes, bool checkSeed, bool[] checkSizes, int workers, string? initFrom)
     {
         string checkpoint = Path.Combine(options.OutputDirectory!, Checkpoint.DefaultFileName);
         if (File.Exists(checkpoint))
@@ -187,6 +190,7 @@ internal static class TrainCommand
             new NBodySplitSizes(dataset.Train.Count, dataset.Valid.Count, dataset.Test.Count));
         metadata["augment"] = augment.ToString();
         metadata[NBodyCli.AugmentRotationsKey] = NBodyCli.PerSystemRotations;
+        if (initFrom is not null) WarmStart.Apply(model, initFrom, metadata);
         using var trainer = new Trainer(model, RegressionTask.NodeMse(), options, metadata);
         return Run(trainer, dataset, modelName);
     }

@@ -166,6 +166,48 @@ public class CliTrainingTests : IDisposable
     }
 
     [Fact]
+    public void InitFromStartsANewRunFromTheBestWeightsOfAnother()
+    {
+        string root = TempFolder();
+        string data = Path.Combine(root, "data"), source = Path.Combine(root, "source"), restart = Path.Combine(root, "restart");
+        Assert.Equal(0, Cli("nbody", "generate", "--out", data, "--seed", "5", "--train", "20", "--valid", "10", "--test", "10").Code);
+        string[] small = ["train", "--model", "ponita", "--layers", "2", "--basis-dim", "8", "--data", data,
+            "--batch-size", "10", "--validate-every", "1", "--warmup", "0"];
+        var trained = Cli([.. small, "--hidden", "8", "--orientations", "6", "--epochs", "3", "--lr", "1e-2", "--ema", "0.5", "--out", source]); // EMA: the best weights (averaged) differ from the latest
+        Assert.True(trained.Code == 0, trained.Error + trained.Out);
+        string sourcePath = Path.Combine(source, "checkpoint.ckpt");
+        var sourceHeader = Checkpoint.Load(sourcePath).Header;
+
+        // With a negligible rate the first validation of the new run is the source's best validation: its best
+        // weights were loaded, and the calibrated kernels were not rescaled a second time.
+        var restarted = Cli([.. small, "--hidden", "8", "--orientations", "6", "--epochs", "1", "--lr", "1e-12", "--init-from", sourcePath, "--out", restart]);
+        Assert.True(restarted.Code == 0, restarted.Error + restarted.Out);
+        Assert.Contains($"initialised from {sourcePath} (weights of epoch {sourceHeader.BestEpoch})", restarted.Out);
+        var header = Checkpoint.Load(Path.Combine(restart, "checkpoint.ckpt")).Header;
+        Assert.Equal(sourceHeader.BestValidation!["mse"], header.History[0].Validation!["mse"], 1e-9);
+        Assert.Equal(Path.GetFullPath(sourcePath), header.Metadata[WarmStart.SourceKey]);
+        Assert.Equal(sourceHeader.BestEpoch.ToString(), header.Metadata[WarmStart.EpochKey]);
+        Assert.Equal(1, header.CompletedEpochs);
+
+        // Settings that leave every shape alone are allowed with a note; a model whose shapes differ is refused.
+        var otherGrid = Cli([.. small, "--hidden", "8", "--orientations", "8", "--epochs", "1", "--init-from", sourcePath, "--out", Path.Combine(root, "grid")]);
+        Assert.True(otherGrid.Code == 0, otherGrid.Error + otherGrid.Out);
+        Assert.Contains("orientations 6 -> 8", otherGrid.Error);
+        var wider = Cli([.. small, "--hidden", "12", "--epochs", "1", "--init-from", sourcePath, "--out", Path.Combine(root, "wider")]);
+        Assert.Equal(1, wider.Code);
+        Assert.Contains(sourcePath, wider.Error);
+        Assert.Contains("do not fit", wider.Error);
+        Assert.Contains("the source run's settings differ: hidden 8 -> 12", wider.Error);
+        Assert.False(File.Exists(Path.Combine(root, "wider", "checkpoint.ckpt")));
+        var missing = Cli([.. small, "--hidden", "8", "--epochs", "1", "--init-from", Path.Combine(root, "none.ckpt"), "--out", Path.Combine(root, "missing")]);
+        Assert.Equal(1, missing.Code);
+        Assert.Contains("none.ckpt': file not found", missing.Error);
+        var both = Cli("train", "--out", restart, "--resume", "--init-from", sourcePath);
+        Assert.Equal(1, both.Code);
+        Assert.Contains("--init-from starts a new run", both.Error);
+    }
+
+    [Fact]
     public void InvalidOptionsGiveClearErrors()
     {
         var r = Cli("train", "--lr", "-1", "--model", "transformer", "--clip", "0");
