@@ -14,7 +14,7 @@ namespace EquiSharp.GroupConv;
 /// </code>
 /// The kernels k_s [E, O, C] and k_o [O, O, C] are given by the caller (in <see cref="Ponita"/>: linear maps
 /// of basis functions of the pair invariants <see cref="PositionOrientation.SpatialInvariants"/> and
-/// <see cref="PositionOrientation.FiberInvariants"/>, computed for all layers in one matrix product), so
+/// <see cref="PositionOrientation.FiberInvariants"/>, each layer's block of rows of one bias-free map), so
 /// every tensor op works on whole [E, O, C] and [O, O, C] blocks.
 /// </summary>
 public sealed class FiberBundleConv : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor>

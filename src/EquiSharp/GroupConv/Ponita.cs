@@ -12,8 +12,8 @@ namespace EquiSharp.GroupConv;
 /// fixed orientation grid [O, d] (S² for d = 3, S¹ for d = 2). Inputs are lifted
 /// (<see cref="PositionOrientation.Lift"/>) and embedded linearly; basis networks (polynomial features of
 /// the pair invariants → MLP → GELU, computed once per forward and shared by all layers) give every
-/// layer its depthwise spatial and orientation kernels (bias-free linear maps of the bases, all layers in
-/// one matrix product) for its <see cref="ConvNextBlock"/>; per-layer linear readouts are averaged and mapped to scalars (grid mean)
+/// layer its depthwise spatial and orientation kernels (bias-free linear maps of the bases, one block of
+/// rows of one map per layer) for its <see cref="ConvNextBlock"/>; per-layer linear readouts are averaged and mapped to scalars (grid mean)
 /// and vectors (grid average of f(o) o).
 /// </summary>
 /// <remarks>
@@ -138,13 +138,13 @@ public sealed class Ponita : nn.Module<(Tensor? Scalars, Tensor? Vectors, Tensor
         var spatial = spatialBasis.forward(polynomial.forward(PositionOrientation.SpatialInvariants(relative, grid))); // [E, O, B]
         if (Options.Cutoff is double cutoff)
             spatial = spatial * Cutoffs.Cosine(relative.norm(1, keepdim: true), cutoff).unsqueeze(2);
-        var spatialKernel = PerLayer(spatialKernels.forward(spatial));                                             // L x [E, O, C]
-        var fiberKernel = PerLayer(fiberKernels.forward(fiberBasis.forward(polynomial.forward(PositionOrientation.FiberInvariants(grid))))); // L x [O, O, C]
+        var spatialKernel = PerLayer(spatialKernels, spatial);                                                     // L x [E, O, C]
+        var fiberKernel = PerLayer(fiberKernels, fiberBasis.forward(polynomial.forward(PositionOrientation.FiberInvariants(grid)))); // L x [O, O, C]
         Tensor[]? selfKernel = null;
         if (Options.SelfLoops) // the kernel at r = 0 (invariants (0, 0) at every orientation), the same for every node
         {
             var zero = torch.zeros(1, Dimension, dtype: positions.dtype, device: positions.device);
-            selfKernel = PerLayer(spatialKernels.forward(spatialBasis.forward(polynomial.forward(PositionOrientation.SpatialInvariants(zero, grid))))); // L x [1, O, C]
+            selfKernel = PerLayer(spatialKernels, spatialBasis.forward(polynomial.forward(PositionOrientation.SpatialInvariants(zero, grid)))); // L x [1, O, C]
         }
 
         var h = embedding.forward(PositionOrientation.Lift(Options.InputScalars > 0 ? scalars : null,
@@ -162,17 +162,20 @@ public sealed class Ponita : nn.Module<(Tensor? Scalars, Tensor? Vectors, Tensor
         return PositionOrientation.Readout(readout!, grid, Options.OutputScalars);
     }
 
-    /// <summary>[..., L·C] → L contiguous [..., C] tensors (one copy; its backward is a single stack, unlike chunk's strided views).</summary>
-    private Tensor[] PerLayer(Tensor kernels)
+    /// <summary>
+    /// Every layer's kernel [..., C] from the shared basis [..., B]: one product per layer with its rows of
+    /// the bias-free map, each written contiguously. (One product with all L·C rows followed by a split
+    /// made a [E, O, L·C] tensor and its copy: above glibc's 32 MB heap limit at PONITA's sizes, so fresh
+    /// pages to zero in every forward and backward.)
+    /// </summary>
+    private Tensor[] PerLayer(Linear kernels, Tensor basis)
     {
-        var shape = kernels.shape;
         long c = Options.Hidden;
-        var split = kernels.view(shape[..^1].Append(blocks.Count).Append(c).ToArray());
-        var order = new long[split.dim()];
-        order[0] = split.dim() - 2;
-        for (int k = 1; k < order.Length - 1; k++) order[k] = k - 1;
-        order[^1] = split.dim() - 1;
-        return split.permute(order).contiguous().unbind(0);
+        var weight = kernels.weight!;
+        var result = new Tensor[blocks.Count];
+        for (int k = 0; k < result.Length; k++)
+            result[k] = nn.functional.linear(basis, weight.narrow(0, k * c, c));
+        return result;
     }
 
     private static void CheckChannels(Tensor? t, int channels, string name, int rank)
