@@ -50,6 +50,27 @@ public class MoleculeCliTests : IDisposable
     }
 
     [Fact]
+    public void Qm9InitFromStartsFromTheSourceRunsBestWeights()
+    {
+        string root = TempFolder();
+        string data = MoleculeDataTests.Fixture("qm9_fixture.npz");
+        string[] common = ["train", "--task", "qm9", "--target", "gap", "--data", data, "--model", "egnn", "--hidden", "8", "--layers", "1",
+            "--train", "24", "--valid", "8", "--test", "8", "--batch-size", "8", "--validate-every", "1"];
+        var source = Cli([.. common, "--epochs", "3", "--out", Path.Combine(root, "source")]);
+        Assert.True(source.Code == 0, source.Error + source.Out);
+        string sourcePath = Path.Combine(root, "source", "checkpoint.ckpt");
+        var sourceHeader = Checkpoint.Load(sourcePath).Header;
+        var restarted = Cli([.. common, "--epochs", "1", "--lr", "1e-12", "--init-from", sourcePath, "--out", Path.Combine(root, "restart")]);
+        Assert.True(restarted.Code == 0, restarted.Error + restarted.Out);
+        var header = Checkpoint.Load(Path.Combine(root, "restart", "checkpoint.ckpt")).Header;
+        Assert.Equal(sourceHeader.BestValidation!["mae"], header.History[0].Validation!["mae"], 1e-6 * sourceHeader.BestValidation["mae"]);
+        Assert.Equal(Path.GetFullPath(sourcePath), header.Metadata["init_from"]);
+        var schnet = Cli([.. common.Select(a => a == "egnn" ? "schnet" : a), "--epochs", "1", "--init-from", sourcePath, "--out", Path.Combine(root, "schnet")]);
+        Assert.Equal(1, schnet.Code);
+        Assert.Contains("do not fit", schnet.Error);
+    }
+
+    [Fact]
     public void TheSameSeedGivesTheSameQm9Run()
     {
         string root = TempFolder();
