@@ -43,7 +43,7 @@ internal static class WarmStart
         }
         if (differences.Length > 0)
             Console.Error.WriteLine($"note: --init-from {checkpointPath}: the weights fit, but the source run had other settings: {string.Join(", ", differences)}.");
-        int epoch = source.BestModelState is not null && source.Header.BestEpoch is int best ? best : source.Header.CompletedEpochs;
+        int epoch = source.WeightsEpoch(best: true);
         metadata[SourceKey] = Path.GetFullPath(checkpointPath);
         metadata[EpochKey] = epoch.ToString(CultureInfo.InvariantCulture);
         Console.WriteLine($"initialised from {checkpointPath} (weights of epoch {epoch})");

@@ -146,7 +146,7 @@ public sealed class Checkpoint
     /// <exception cref="CheckpointException">When the weights do not fit the module.</exception>
     public void LoadInto(nn.Module module, bool best = true, string? path = null)
     {
-        var state = best && BestModelState is not null ? BestModelState : ModelState;
+        var state = LoadsBest(best) ? BestModelState! : ModelState;
         try
         {
             DeserializeModule(module, state);
@@ -157,6 +157,11 @@ public sealed class Checkpoint
                 $"the saved weights of {Header.ModelType} do not fit the model {module.GetType().FullName}: {e.Message}", e);
         }
     }
+
+    /// <summary>The epoch whose weights <see cref="LoadInto"/> loads with the same <paramref name="best"/>.</summary>
+    public int WeightsEpoch(bool best = true) => LoadsBest(best) && Header.BestEpoch is int epoch ? epoch : Header.CompletedEpochs;
+
+    private bool LoadsBest(bool best) => best && BestModelState is not null;
 
     /// <summary>Writes the checkpoint atomically (temporary file, flush, rename).</summary>
     public void Save(string path)
