@@ -13,8 +13,9 @@ namespace EquiSharp.Benchmarks;
 /// molecules of 18 atoms each, fully connected (306 directed edges per molecule): EGNN-QM9 (7 layers,
 /// hidden 128, attention), SchNet (6 interactions, hidden 128, 50 Gaussians) and MPNN (hidden 64, 3
 /// steps). The molecules are random H/C/N/O/F point clouds with 1.5 Å typical spacing (the step cost
-/// depends only on the graph sizes). Reference: the official PyTorch EGNN takes about 0.92 s per step
-/// of this size on this machine.
+/// depends only on the graph sizes). Reference: the official PyTorch EGNN took about 0.92 s per step
+/// of this size on the first development machine; <see cref="EgnnQm9ReferenceBenchmarks"/> times a rebuild of
+/// it side by side.
 /// </summary>
 [MemoryDiagnoser]
 public class MoleculeBenchmarks
