@@ -14,8 +14,10 @@ namespace EquiSharp.Tests.Reference;
 /// </summary>
 public class ReferenceEgnnQm9Tests
 {
-    [Fact]
-    public void ReferenceEgnnComputesTheSameFunctionAsMolecularEgnnOnPaddedMolecules()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ReferenceEgnnComputesTheSameFunctionAsMolecularEgnnOnPaddedMolecules(bool indexSelect)
     {
         var set = Qm9.LoadNpz(MoleculeDataTests.Fixture("qm9_fixture.npz")).SelectTarget("homo");
         int[] indices = [0, 1, 2, 3];
@@ -26,7 +28,7 @@ public class ReferenceEgnnQm9Tests
 
         torch.manual_seed(5);
         using var ours = MolecularModels.Create("egnn", new MolecularModelOptions(NodeChannels: 15, Hidden: 16, Layers: 3));
-        using var reference = new ReferenceEgnnQm9(hidden: 16, layerCount: 3);
+        using var reference = new ReferenceEgnnQm9(hidden: 16, layerCount: 3, indexSelect: indexSelect);
         ours.to(ScalarType.Float64);
         reference.to(ScalarType.Float64);
         var from = ours.parameters().ToArray();
