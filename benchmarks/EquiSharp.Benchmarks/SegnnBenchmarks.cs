@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using EquiSharp.Graphs;
 using EquiSharp.Models;
+using EquiSharp.Steerable;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,7 +17,18 @@ public class SegnnBenchmarks : NBodyStepBenchmarks
     [Params(1, 2)]
     public override int Threads { get; set; }
 
-    protected override nn.Module<GraphBatch, Tensor> CreateModel() => new NBodySegnn { ValidateEdges = false };
+    /// <summary>
+    /// Whether the message layers apply their first weights per node before the gather
+    /// (<see cref="SteerableLinear.UseGathered"/>, the default); false measures the route through the per-edge concatenation.
+    /// </summary>
+    [Params(true, false)]
+    public bool Gathered { get; set; }
+
+    protected override nn.Module<GraphBatch, Tensor> CreateModel()
+    {
+        SteerableLinear.UseGathered = Gathered;
+        return new NBodySegnn { ValidateEdges = false };
+    }
 
     protected override (double LearningRate, double WeightDecay) Adam => (5e-4, 1e-12);
 }

@@ -98,8 +98,8 @@ public sealed class SegnnLayer : nn.Module
         Check(nodeAttr, edges.NumNodes, NodeAttr, "node attributes", "N");
         if (Extra.Dim > 0) Check(extra ?? throw new ArgumentException($"SegnnLayer: extra message inputs [E, {Extra.Dim}] ('{Extra}') are required.", nameof(extra)), edges.NumEdges, Extra, "extra message inputs", "E");
         using var scope = torch.NewDisposeScope();
-        var input = messageInput.Apply(edges.GatherTarget(features), edges.GatherSource(features), Extra.Dim > 0 ? extra : null);
-        var m = message.forward(input, edgeAttr);
+        // The first message layer's weights act on the node features before they are gathered per edge.
+        var m = message.ForwardGathered(messageInput, features, edges.Target, edges.Source, Extra.Dim > 0 ? extra : null, edgeAttr);
         var aggregated = Scatter.Sum(m, edges.Target, edges.NumNodes);
         var y = features + update.forward(updateInput.Apply(features, aggregated), nodeAttr);
         if (norm is not null) y = norm.forward(y);

@@ -30,7 +30,35 @@ public sealed class IrrepsConcat
             for (int c = start; c < end; c++) columns.Add(c);
         }
         if (!columns.Select((c, k) => c == k).All(x => x)) _columns = columns.ToArray();
+
+        // Where each output block's channels come from: the sort is stable and Simplify merges runs of one irrep.
+        var origin = new List<(int Input, int Block)>();
+        for (int k = 0; k < Inputs.Count; k++)
+            for (int b = 0; b < Inputs[k].Count; b++) origin.Add((k, b));
+        var segments = new List<List<ConcatSegment>>();
+        Irrep? current = null;
+        int channel = 0;
+        foreach (int b in inverse)
+        {
+            var block = all[b];
+            if (block.Mul == 0) continue;
+            if (current != block.Irrep)
+            {
+                segments.Add([]);
+                current = block.Irrep;
+                channel = 0;
+            }
+            segments[^1].Add(new ConcatSegment(origin[b].Input, origin[b].Block, block.Mul, channel));
+            channel += block.Mul;
+        }
+        Segments = segments;
     }
+
+    /// <summary>
+    /// For each block of <see cref="IrrepsOut"/>, the input blocks its channels come from, in channel order
+    /// (a block of the output is a run of equal irreps from one or more inputs).
+    /// </summary>
+    public IReadOnlyList<IReadOnlyList<ConcatSegment>> Segments { get; }
 
     /// <summary>Irreps of the inputs, in order.</summary>
     public IReadOnlyList<Irreps> Inputs { get; }

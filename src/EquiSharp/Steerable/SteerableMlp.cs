@@ -56,4 +56,17 @@ public sealed class SteerableMlp : nn.Module<Tensor, Tensor, Tensor>
         foreach (var layer in layers) y = layer.forward(y, attr);
         return y.MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// The same as <c>forward(concat.Apply(nodes[target], nodes[source], edgeInputs), attr)</c>, with the first layer's
+    /// weights applied per node before the gather (<see cref="SteerableLinear.ForwardGathered"/>).
+    /// </summary>
+    internal Tensor ForwardGathered(IrrepsConcat concat, Tensor nodes, Tensor target, Tensor source, Tensor? edgeInputs, Tensor attr)
+    {
+        using var scope = torch.NewDisposeScope();
+        var all = layers.ToArray();
+        var y = all[0].ForwardGathered(concat, nodes, target, source, edgeInputs, attr);
+        for (int k = 1; k < all.Length; k++) y = all[k].forward(y, attr);
+        return y.MoveToOuterDisposeScope();
+    }
 }

@@ -180,20 +180,116 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
             else
                 Contract(plan, blocks1[plan.Ins.In1], blocks2[plan.Ins.In2], kernels[p], pathWeights[p], perRow, n, accumulators[plan.Ins.Out]);
         }
+        return Assemble(accumulators, n, a1);
+    }
+
+    /// <summary>The output [n, IrrepsOut.Dim] from the blocks' sums (zeros for blocks no path reached).</summary>
+    private Tensor Assemble(Accumulator[] accumulators, long n, Tensor like)
+    {
         var outputs = new List<Tensor>();
         for (int o = 0; o < IrrepsOut.Count; o++)
         {
             var mi = IrrepsOut[o];
             if (mi.Dim == 0) continue;
             var acc = accumulators[o];
-            outputs.Add(acc.IsEmpty ? torch.zeros(new[] { n, (long)mi.Dim }, dtype: a1.dtype, device: a1.device) : acc.Result());
+            outputs.Add(acc.IsEmpty ? torch.zeros(new[] { n, (long)mi.Dim }, dtype: like.dtype, device: like.device) : acc.Result());
         }
         return outputs.Count switch
         {
-            0 => torch.zeros(new[] { n, 0L }, dtype: a1.dtype, device: a1.device),
+            0 => torch.zeros(new[] { n, 0L }, dtype: like.dtype, device: like.device),
             1 => outputs[0],
             _ => torch.cat(outputs, 1),
         };
+    }
+
+    /// <summary>
+    /// Whether <see cref="ForwardGathered"/> can compute this product for inputs regrouped by
+    /// <paramref name="concat"/>: internal (shared) weights, every path uvw with weights and an input 2 of
+    /// multiplicity 1, and input 1 the concatenation of two gathers of one node tensor and optionally edge inputs.
+    /// </summary>
+    internal bool SupportsGathered(IrrepsConcat concat) =>
+        weight is not null && concat.IrrepsOut == IrrepsIn1
+        && concat.Inputs.Count is 2 or 3 && concat.Inputs[0] == concat.Inputs[1]
+        && _plans.All(pl => pl.Ins.Mode == ConnectionMode.Uvw && pl.Ins.HasWeight && pl.Mul2.Mul == 1);
+
+    /// <summary>
+    /// The product of x1 = <c>concat.Apply(nodes[target], nodes[source], edgeInputs)</c> with x2 [E, IrrepsIn2.Dim] and
+    /// the internal weights, with the weights applied before the gather: for a uvw path,
+    /// Σ_u W[u, w] (x1_u ⊗ x2) = (Σ_u W[u, w] x1_u) ⊗ x2, and the node parts of Σ_u W[u, w] x1_u are computed once per
+    /// node and then gathered (N rows instead of E in the matrix products), the edge inputs per edge. The same values
+    /// as <c>forward(concat.Apply(...), x2)</c> up to rounding, with ordinary differentiable operations (double
+    /// backward works). Needs <see cref="SupportsGathered"/>.
+    /// </summary>
+    /// <param name="concat">The regrouping of [nodes[target], nodes[source], edgeInputs] into IrrepsIn1.</param>
+    /// <param name="nodes">Node tensor [N, concat.Inputs[0].Dim].</param>
+    /// <param name="target">Row of <paramref name="nodes"/> for the first part of each edge's input [E] (int64).</param>
+    /// <param name="source">Row for the second part [E] (int64).</param>
+    /// <param name="edgeInputs">[E, concat.Inputs[2].Dim], or null when concat has two inputs.</param>
+    /// <param name="x2">Second input [E, IrrepsIn2.Dim].</param>
+    internal Tensor ForwardGathered(IrrepsConcat concat, Tensor nodes, Tensor target, Tensor source, Tensor? edgeInputs, Tensor x2)
+    {
+        if (!SupportsGathered(concat)) throw new InvalidOperationException($"{this}: the gathered forward does not apply to '{concat.IrrepsOut}'.");
+        using var scope = torch.NewDisposeScope();
+        long e = x2.shape[0], nodeCount = nodes.shape[0];
+        var kernels = Kernels(nodes.dtype, nodes.device);
+        var w = weight!.to(nodes.dtype, nodes.device);
+        var pathWeights = w.split(_plans.Select(pl => pl.WeightNumel).ToArray(), 0);
+        var blocks2 = Split(x2, IrrepsIn2, e);
+        Irreps nodeIrreps = concat.Inputs[0], edgeIrreps = concat.Inputs.Count == 3 ? concat.Inputs[2] : Irreps.Empty;
+        var nodeBlocks = Split(nodes, nodeIrreps, nodeCount);
+        var edgeBlocks = edgeInputs is null ? [] : Split(edgeInputs, edgeIrreps, e);
+        // Blocks channels last, [rows, 2l + 1, mul], as the weights contract the channels.
+        static Tensor ChannelsLast(Tensor block) => block.shape[2] == 1 ? block.transpose(1, 2) : block.transpose(1, 2).contiguous();
+        var nodeT = new Tensor?[nodeBlocks.Length];
+        var edgeT = new Tensor?[edgeBlocks.Length];
+        var accumulators = new Accumulator[IrrepsOut.Count];
+        for (int o = 0; o < accumulators.Length; o++) accumulators[o] = new Accumulator(e, IrrepsOut[o].Mul, IrrepsOut[o].Irrep.Dim);
+        // Per block of input 1, every path's weights side by side, so that each part of the input takes one matrix
+        // product and each gather one index_select for all the paths that read the block.
+        for (int b = 0; b < IrrepsIn1.Count; b++)
+        {
+            var paths = Enumerable.Range(0, _plans.Length).Where(p => _plans[p].Ins.In1 == b && _plans[p].Mul1.Mul > 0 && _plans[p].MulOut.Mul > 0).ToArray();
+            if (paths.Length == 0) continue;
+            long d1 = IrrepsIn1[b].Irrep.Dim;
+            var wBlock = paths.Length == 1
+                ? pathWeights[paths[0]].view(IrrepsIn1[b].Mul, _plans[paths[0]].MulOut.Mul)
+                : torch.cat(paths.Select(p => pathWeights[p].view(IrrepsIn1[b].Mul, _plans[p].MulOut.Mul)).ToArray(), 1); // [u, Σw]
+            long width = wBlock.shape[1];
+            // z = Σ_u W[u, w] x1_u as [rows, 2l1 + 1, Σw]: per node for the gathered parts, per edge for the edge inputs.
+            var z = new Tensor?[3];
+            foreach (var seg in concat.Segments[b])
+            {
+                var xT = seg.Input < 2
+                    ? nodeT[seg.Block] ??= ChannelsLast(nodeBlocks[seg.Block])
+                    : edgeT[seg.Block] ??= ChannelsLast(edgeBlocks[seg.Block]);
+                var part = xT.matmul(wBlock.narrow(0, seg.Channel, seg.Mul));
+                z[seg.Input] = z[seg.Input] is null ? part : z[seg.Input]! + part;
+            }
+            Tensor? zEdge = z[2];
+            if (z[0] is not null) zEdge = zEdge is null ? z[0]!.index_select(0, target) : zEdge + z[0]!.index_select(0, target);
+            if (z[1] is not null) zEdge = zEdge is null ? z[1]!.index_select(0, source) : zEdge + z[1]!.index_select(0, source);
+            if (zEdge is null) continue;
+            long column = 0;
+            foreach (int p in paths)
+            {
+                var plan = _plans[p];
+                long wOut = plan.MulOut.Mul, d2 = plan.Mul2.Irrep.Dim, dO = plan.MulOut.Irrep.Dim;
+                var zp = paths.Length == 1 ? zEdge : zEdge.narrow(2, column, wOut); // [E, 2l1 + 1, w]
+                column += wOut;
+                var x2p = blocks2[plan.Ins.In2].view(e, d2);
+                Tensor y; // [E, 2l_out + 1, w]
+                if (plan.IdentityScale is double s) y = zp * (x2p.view(e, 1, 1) * s);
+                else
+                {
+                    var m = x2p.matmul(kernels[p]); // [E, (i, k)]
+                    if (d1 == 1) y = m.view(e, dO, 1) * zp;
+                    else if (dO == 1) y = (m.view(e, d1, 1) * zp).sum(1, keepdim: true);
+                    else y = torch.bmm(m.view(e, d1, dO).transpose(1, 2), zp);
+                }
+                accumulators[plan.Ins.Out].Add(y, transposed: true);
+            }
+        }
+        return Assemble(accumulators, e, nodes).MoveToOuterDisposeScope();
     }
 
     /// <summary>
