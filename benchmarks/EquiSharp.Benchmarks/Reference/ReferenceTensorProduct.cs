@@ -39,7 +39,7 @@ public sealed class ReferenceTensorProduct
     /// <summary>Where the path's constant goes: onto an argument of a step (before it runs), or onto the result (Step = -1).</summary>
     private sealed record ScalarSite(int Step, int Argument);
 
-    private sealed record PathPlan(int Out, Operand[] Operands, Step[] Steps, double Scalar, ScalarSite Site, long OutDim);
+    private sealed record PathPlan(int Out, Operand[] Operands, Step[] Steps, double Scalar, ScalarSite Site, long OutDim, Tensor? W3j);
 
     private readonly Irreps in1, in2, output;
     private readonly PathPlan[] plans;
@@ -91,6 +91,7 @@ public sealed class ReferenceTensorProduct
         Operand X2(bool flat, string idx) => new(Source.X2, ins.In2, flat, idx, 0, []);
         Operand[] operands;
         string result;
+        Tensor? w3jSymbol = null;
         double scalar = pathWeight;
         if (l1 == 0 && l2 == 0 && lo == 0)
         {
@@ -119,7 +120,7 @@ public sealed class ReferenceTensorProduct
         {
             operands = [weight, new Operand(Source.W3j, -1, false, "ijk", 0, []), X1(false, "zui"), X2(false, "zvj")];
             result = target + "k";
-            if (!w3j.ContainsKey((l1, l2, lo))) w3j[(l1, l2, lo)] = Wigner3j.Get(l1, l2, lo, dtype);
+            if (!w3j.TryGetValue((l1, l2, lo), out w3jSymbol)) w3j[(l1, l2, lo)] = w3jSymbol = Wigner3j.Get(l1, l2, lo, dtype);
         }
 
         // Sizes as e3nn's optimisation sees them: a batch of 4 rows.
@@ -147,7 +148,7 @@ public sealed class ReferenceTensorProduct
             terms.Add(steps[s].Equation.Split("->")[1]);
         }
         if (result.Aggregate(1L, (acc, c) => acc * size[c]) < smallest) site = new ScalarSite(-1, 0);
-        return new PathPlan(ins.Out, operands, steps, scalar, site, bo.Dim);
+        return new PathPlan(ins.Out, operands, steps, scalar, site, bo.Dim, w3jSymbol);
     }
 
     /// <summary>opt_einsum's "optimal" path (depth-first over pairs in order, strict improvement, flop cost).</summary>
@@ -209,7 +210,7 @@ public sealed class ReferenceTensorProduct
                     .reshape(SharedWeights ? op.WeightShape : [-1, .. op.WeightShape]),
                 Source.X1 => op.Flat ? blocks1[op.Block].reshape(rows, -1) : blocks1[op.Block],
                 Source.X2 => op.Flat ? blocks2[op.Block].reshape(rows, -1) : blocks2[op.Block],
-                _ => W3j(plan),
+                _ => plan.W3j!,
             }).ToList();
             for (int s = 0; s < plan.Steps.Length; s++)
             {
@@ -239,15 +240,6 @@ public sealed class ReferenceTensorProduct
             outs.Add(sum);
         }
         return outs.Count > 1 ? torch.cat(outs, 1) : outs[0];
-    }
-
-    private Tensor W3j(PathPlan plan)
-    {
-        var ins = plan.Operands;
-        int l1 = in1[ins.First(o => o.Source == Source.X1).Block].Irrep.L;
-        int l2 = in2[ins.First(o => o.Source == Source.X2).Block].Irrep.L;
-        int lo = output[plan.Out].Irrep.L;
-        return w3j[(l1, l2, lo)];
     }
 
     private static Tensor[] Blocks(Tensor x, Irreps irreps, long rows)

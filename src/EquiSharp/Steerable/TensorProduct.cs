@@ -250,11 +250,9 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
         {
             var paths = Enumerable.Range(0, _plans.Length).Where(p => _plans[p].Ins.In1 == b && _plans[p].Mul1.Mul > 0 && _plans[p].MulOut.Mul > 0).ToArray();
             if (paths.Length == 0) continue;
-            long d1 = IrrepsIn1[b].Irrep.Dim;
             var wBlock = paths.Length == 1
                 ? pathWeights[paths[0]].view(IrrepsIn1[b].Mul, _plans[paths[0]].MulOut.Mul)
                 : torch.cat(paths.Select(p => pathWeights[p].view(IrrepsIn1[b].Mul, _plans[p].MulOut.Mul)).ToArray(), 1); // [u, Σw]
-            long width = wBlock.shape[1];
             // z = Σ_u W[u, w] x1_u as [rows, 2l1 + 1, Σw]: per node for the gathered parts, per edge for the edge inputs.
             var z = new Tensor?[3];
             foreach (var seg in concat.Segments[b])
@@ -273,20 +271,11 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
             foreach (int p in paths)
             {
                 var plan = _plans[p];
-                long wOut = plan.MulOut.Mul, d2 = plan.Mul2.Irrep.Dim, dO = plan.MulOut.Irrep.Dim;
+                long wOut = plan.MulOut.Mul;
                 var zp = paths.Length == 1 ? zEdge : zEdge.narrow(2, column, wOut); // [E, 2l1 + 1, w]
                 column += wOut;
-                var x2p = blocks2[plan.Ins.In2].view(e, d2);
-                Tensor y; // [E, 2l_out + 1, w]
-                if (plan.IdentityScale is double s) y = zp * (x2p.view(e, 1, 1) * s);
-                else
-                {
-                    var m = x2p.matmul(kernels[p]); // [E, (i, k)]
-                    if (d1 == 1) y = m.view(e, dO, 1) * zp;
-                    else if (dO == 1) y = (m.view(e, d1, 1) * zp).sum(1, keepdim: true);
-                    else y = torch.bmm(m.view(e, d1, dO).transpose(1, 2), zp);
-                }
-                accumulators[plan.Ins.Out].Add(y, transposed: true);
+                var (left, right) = AttributeFactors(plan, zp, blocks2[plan.Ins.In2], kernels[p], null, e);
+                accumulators[plan.Ins.Out].Add(right is null ? left : left * right, transposed: true); // [E, 2l_out + 1, w]
             }
         }
         return Assemble(accumulators, e, nodes).MoveToOuterDisposeScope();
@@ -370,35 +359,39 @@ public class TensorProduct : nn.Module<Tensor, Tensor, Tensor>
     /// <summary>
     /// Adds the output of a uvw or uvu path whose input 2 has multiplicity 1 (e.g. edge spherical
     /// harmonics), computed channels last: x1T [n, d1, u] (contiguous), so every large elementwise
-    /// operation runs over contiguous channels. Input 2 and the 3j symbol first make the per-row
-    /// matrix M[n, i, k] = Σ_j x2[n, j] C[i, j, k]; then y[n, k, u] = Σ_i M[n, i, k] x1T[n, i, u]
-    /// as one broadcast product when l1 = 0 (i has one value) or l2 = 0 (M is x2 times the
-    /// identity), else as one batched matrix product. uvu weights multiply in the same fused
-    /// in-place step as the accumulation; uvw weights follow as one matrix product.
+    /// operation runs over contiguous channels (<see cref="AttributeFactors"/>). uvu weights multiply in
+    /// the same fused in-place step as the accumulation; uvw weights follow as one matrix product.
     /// </summary>
     private static void ContractChannelsLast(PathPlan plan, Tensor x1T, Tensor x2, Tensor kernel, Tensor? w, bool perRow, long n, Accumulator acc)
     {
-        long u = plan.Mul1.Mul, wOut = plan.MulOut.Mul;
-        long d1 = plan.Mul1.Irrep.Dim, d2 = plan.Mul2.Irrep.Dim, dO = plan.MulOut.Irrep.Dim;
+        long u = plan.Mul1.Mul, wOut = plan.MulOut.Mul, dO = plan.MulOut.Irrep.Dim;
         var scale = plan.Ins.Mode == ConnectionMode.Uvu && w is not null ? w.view(perRow ? n : 1, 1, u) : null;
-        Tensor a;
-        Tensor? b;
-        if (plan.IdentityScale is double s)
-        {
-            var f = x2.view(n, 1, 1) * s;
-            (a, b) = (x1T, scale is null ? f : f * scale);
-        }
-        else
-        {
-            var m = x2.view(n, d2).matmul(kernel); // [n, (i, k)]
-            if (d1 == 1) (a, b) = (m.view(n, dO, 1), scale is null ? x1T : x1T * scale);
-            else if (dO == 1) (a, b) = ((m.view(n, d1, 1) * x1T).sum(1, keepdim: true), scale); // a dot product over i: no batch of 1×d1 matrix products
-            else (a, b) = (torch.bmm(m.view(n, d1, dO).transpose(1, 2), x1T), scale); // [n, dO, u]
-        }
+        var (a, b) = AttributeFactors(plan, x1T, x2, kernel, scale, n);
         if (plan.Ins.Mode == ConnectionMode.Uvu) { acc.AddProduct(a, b, transposed: true); return; }
         var y = b is null ? a : a * b; // [n, dO, u]
         if (perRow) acc.Add(torch.bmm(y, w!.view(n, u, wOut)), transposed: true);
         else acc.AddMatmul(y.reshape(n * dO, u), w!.view(u, wOut));
+    }
+
+    /// <summary>
+    /// y[n, k, c] = Σ_i M[n, i, k] xT[n, i, c] · scale[.., c] for a path whose input 2 has multiplicity 1, returned as
+    /// factors a·b (b null: a alone) so that callers can fuse the last product. Input 2 and the 3j symbol first make the
+    /// per-row matrix M[n, i, k] = Σ_j x2[n, j] C[i, j, k]; then the sum over i is one broadcast product when l1 = 0
+    /// (i has one value) or l2 = 0 (M is x2 times the identity), a dot product when l_out = 0, else one batched matrix
+    /// product. xT is [n, 2l1 + 1, c] with any channels c (input channels, or outputs of weights applied first).
+    /// </summary>
+    private static (Tensor A, Tensor? B) AttributeFactors(PathPlan plan, Tensor xT, Tensor x2, Tensor kernel, Tensor? scale, long n)
+    {
+        long d1 = plan.Mul1.Irrep.Dim, d2 = plan.Mul2.Irrep.Dim, dO = plan.MulOut.Irrep.Dim;
+        if (plan.IdentityScale is double s)
+        {
+            var f = x2.view(n, 1, 1) * s;
+            return (xT, scale is null ? f : f * scale);
+        }
+        var m = x2.view(n, d2).matmul(kernel); // [n, (i, k)]
+        if (d1 == 1) return (m.view(n, dO, 1), scale is null ? xT : xT * scale);
+        if (dO == 1) return ((m.view(n, d1, 1) * xT).sum(1, keepdim: true), scale); // a dot product over i: no batch of 1×d1 matrix products
+        return (torch.bmm(m.view(n, d1, dO).transpose(1, 2), xT), scale); // [n, dO, c]
     }
 
     /// <summary>Adds the path's output into <paramref name="acc"/>.</summary>
